@@ -178,12 +178,20 @@ export function explore(f: Float32Array, probs: number, k: number, mask: number,
     f[propOut] = fr(f[probs + last] / total);
     return last;
   }
+  const pick = epsilonGreedy(mask, greedy, eps, seed, key);
+  f[propOut] = pick.propensity;
+  return pick.intent;
+}
+
+/** Epsilon-greedy around `greedy` among the intents of `mask`, as the kernel does it (mode 0). */
+export function epsilonGreedy(mask: number, greedy: number, epsilon: number, seed: number, key: number): { intent: number; propensity: number } {
+  const eps = fr(epsilon);
+  const n = popcnt(mask);
   let chosen = greedy;
-  if (u0 < eps) {
-    const u1 = unit(mix32(seed >>> 0, key >>> 0, 1));
-    let j = Math.trunc(fr(u1 * n));
+  if (unit(mix32(seed >>> 0, key >>> 0, 0)) < eps) {
+    let j = Math.trunc(fr(unit(mix32(seed >>> 0, key >>> 0, 1)) * n));
     if (j >= n) j = n - 1;
-    for (let i = 0; i < k; i++) {
+    for (let i = 0; i < 32; i++) {
       if ((mask >>> i) & 1) {
         if (j === 0) { chosen = i; break; }
         j--;
@@ -191,8 +199,7 @@ export function explore(f: Float32Array, probs: number, k: number, mask: number,
     }
   }
   const share = fr(eps / n);
-  f[propOut] = chosen === greedy ? fr(fr(1 - eps) + share) : share;
-  return chosen;
+  return { intent: chosen, propensity: chosen === greedy ? fr(fr(1 - eps) + share) : share };
 }
 
 function growScales(f: Float32Array, model: number, x: number, d: number, r1: number): void {

@@ -1,0 +1,393 @@
+// The engine: cycles in, intents out, learning on the way.
+//
+// A cycle is parsed and checked on arrival, then queued. Queued cycles leave
+// in micro-batches: one batch is in the kernel at a time; every cycle that
+// arrives meanwhile waits for the next batch, which leaves as soon as the
+// current one is answered (or at the end of the current tick when the kernel
+// is idle). So batches grow with load and a lone cycle pays one round trip.
+//
+// One batch at a time is deliberate: the candidate learns from each batch's
+// experiences before it decides that batch, and the next batch's experiences
+// close the decisions of this one. Serial batches make the learning sequence,
+// and so every decision, a function of the cycle order alone, which is what
+// lets an incident be replayed. A batch never holds two cycles of one agent
+// (the second closes the first's decision, which must be known first).
+//
+// Model swaps, canary changes and snapshots run on a control queue that is
+// drained between batches, never while a worker reads the memory.
+import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
+import { pad4, OUT_STRIDE, CTRL_STRIDE, C_MASK, C_PREF, C_KEY, EXP_TAIL, E_ACTION, E_REWARD, E_PROPENSITY, E_STATUS, STATUS_OK, scratchWords } from '../kernel/layout.js';
+import type { ModelParams } from '../kernel/model.js';
+import { KernelPool } from '../pool/pool.js';
+import type { BatchOutcome, BatchTask } from '../pool/messages.js';
+import { StateSchema } from './state-schema.js';
+import { Intents } from './intents.js';
+import { SafetyRules, type SafetyVerdict } from './safety.js';
+import { RulesPolicy } from './rules-policy.js';
+import { isCanary } from './canary.js';
+import { closeExperience, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
+import type { Outcome } from './reward.js';
+import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served } from './decision.js';
+import { loadResident, unloadResident, snapshotResident, type ResidentModel } from './models.js';
+import { EngineStats } from './stats.js';
+import type { CycleReply, EngineControl, ErrorReply, FailureEvent } from './types.js';
+
+export interface EngineOptions {
+  config?: EngineConfigInput;
+  quarantine?: QuarantineSink;
+  onFailure?: (e: FailureEvent) => void;
+  /** Wall clock in ms since the epoch (injected for tests and replay). */
+  clock?: () => number;
+  allowFaultInjection?: boolean;
+}
+
+interface AgentStream {
+  prev: LoggedDecision | undefined;
+  lastTs: number;
+  /** Epoch of the batch being formed that already holds a cycle of this agent. */
+  batchEpoch: number;
+}
+
+interface Pending {
+  agentId: string;
+  stream: AgentStream;
+  cycleId: number;
+  t0: number;
+  values: Float64Array;
+  features: Float32Array;
+  verdict: SafetyVerdict;
+  forcedReason: string | null;
+  intentTaken: unknown;
+  result: unknown;
+  fault: BatchTask['fault'];
+  resolve: (r: CycleReply | ErrorReply) => void;
+}
+
+interface Slot {
+  feats: number; ctrl: number; prodOut: number; candOut: number; exps: number;
+  scratch: number; scratchBytes: number;
+}
+
+const AGENT_ID = /^[\x21-\x7e]{1,128}$/;
+
+export class Engine {
+  readonly config: EngineConfig;
+  readonly schema: StateSchema;
+  readonly intents: Intents;
+  readonly safety: SafetyRules;
+  readonly rules: RulesPolicy;
+  readonly pool: KernelPool;
+  readonly stats: EngineStats;
+  readonly quarantine: QuarantineSink;
+  readonly control: EngineControl = { lockdown: false, mode: 'NORMAL', canaryRatio: 0, learningPaused: false };
+  private readonly deps: DecisionDeps;
+  private readonly dp: number;
+  private readonly slot: Slot;
+  private readonly clock: () => number;
+  private readonly onFailure: (e: FailureEvent) => void;
+  private readonly agents = new Map<string, AgentStream>();
+  private queue: Pending[] = [];
+  private head = 0;
+  private ops: Array<() => void> = [];
+  private inFlight = false;
+  private pumpScheduled = false;
+  private epoch = 0;
+  private nextCycleId = 1;
+  private prod: ResidentModel | null = null;
+  private cand: ResidentModel | null = null;
+  private closed = false;
+  private readonly outcome: Outcome = { alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 };
+
+  private constructor(opts: EngineOptions) {
+    this.config = engineConfig(opts.config);
+    this.schema = new StateSchema(this.config.schema);
+    this.intents = new Intents(this.config.intents);
+    this.safety = new SafetyRules(this.config.safety_rules, this.schema, this.intents);
+    this.rules = new RulesPolicy(this.config.rules_policy, this.schema, this.intents);
+    this.quarantine = opts.quarantine ?? new MemoryQuarantine();
+    this.clock = opts.clock ?? Date.now;
+    this.onFailure = opts.onFailure ?? (() => {});
+    this.stats = new EngineStats(this.intents.names);
+    const ex = this.config.exploration;
+    this.deps = {
+      intents: this.intents, safety: this.safety, rules: this.rules, epsilon: ex.epsilon, seed: ex.seed,
+      minConfidence: this.config.min_confidence, sampling: ex.mode === 'softmax',
+    };
+    this.pool = new KernelPool({ threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms, allowFaultInjection: opts.allowFaultInjection });
+    this.dp = pad4(this.schema.dim);
+    const cap = this.config.max_batch, a = this.pool.arena;
+    this.slot = {
+      feats: a.alloc(cap * this.dp * 4), ctrl: a.alloc(cap * CTRL_STRIDE * 4),
+      prodOut: a.alloc(cap * OUT_STRIDE * 4), candOut: a.alloc(cap * OUT_STRIDE * 4),
+      exps: a.alloc(cap * (this.dp + EXP_TAIL) * 4), scratch: 0, scratchBytes: 0,
+    };
+  }
+
+  static async create(opts: EngineOptions = {}): Promise<Engine> {
+    const e = new Engine(opts);
+    await e.pool.warm();
+    return e;
+  }
+
+  get productionVersion(): string | null { return this.prod?.version ?? null; }
+  get candidateVersion(): string | null { return this.cand?.version ?? null; }
+  get queued(): number { return this.queue.length - this.head; }
+
+  /** One cycle. Never rejects: a bad request resolves to an ERROR or REJECTED reply. */
+  cycle(req: unknown): Promise<CycleReply | ErrorReply> {
+    const t0 = performance.now();
+    if (this.closed) return Promise.resolve(err('REJECTED', 'E_POOL_CLOSED', 'the engine is closed'));
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('ERROR', 'E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
+    const r = req as Record<string, unknown>;
+    const state = r.state;
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('ERROR', 'E_BAD_STATE', '`state` must be an object'));
+    const agentId = r.agent_id === undefined ? 'default' : r.agent_id;
+    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('ERROR', 'E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
+    if (this.queued >= this.config.max_queue) {
+      this.stats.shed++;
+      return Promise.resolve(err('REJECTED', 'E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
+    }
+    const values = new Float64Array(this.schema.fields.length);
+    const ts = this.schema.parseInto(state as Record<string, unknown>, values);
+    const features = new Float32Array(this.dp);
+    this.schema.featuresInto(values, features);
+    const stream = this.stream(agentId);
+    const cycleId = this.nextCycleId++;
+    let forcedReason: string | null = null;
+    if (Number.isFinite(ts)) {
+      if (this.config.stale_after_s > 0 && this.clock() / 1000 - ts > this.config.stale_after_s) {
+        forcedReason = 'STALE_STATE_DETECTED';
+        this.onFailure({ type: 'STALE_STATE', detail: `state is ${(this.clock() / 1000 - ts).toFixed(3)} s old`, agent_id: agentId, cycle_id: cycleId });
+      } else if (ts < stream.lastTs) {
+        forcedReason = 'TIME_INTEGRITY_VIOLATION';
+        this.onFailure({ type: 'TIME_INTEGRITY_VIOLATION', detail: `timestamp ${ts} is before ${stream.lastTs}`, agent_id: agentId, cycle_id: cycleId });
+      } else stream.lastTs = ts;
+    }
+    const verdict = this.safety.evaluate(values, { mask: 0, pref: -1, matched: [] });
+    return new Promise((resolve) => {
+      this.queue.push({
+        agentId, stream, cycleId, t0, values, features, verdict, forcedReason,
+        intentTaken: r.intent_taken, result: r.result,
+        fault: typeof r.__fault === 'string' ? (r.__fault as BatchTask['fault']) : undefined, resolve,
+      });
+      this.schedule();
+    });
+  }
+
+  /** Sets (or clears) the production or candidate model; applied between batches. */
+  setModel(role: 'production' | 'candidate', version: string | null, params: ModelParams | null): Promise<void> {
+    return this.op(() => {
+      const next = version !== null && params !== null ? loadResident(this.pool, version, params, this.schema.dim, this.intents.count) : null;
+      if (next) this.ensureScratch(next);
+      const old = role === 'production' ? this.prod : this.cand;
+      if (role === 'production') this.prod = next; else this.cand = next;
+      if (old) unloadResident(this.pool, old);
+      if (role === 'candidate') this.stats.resetShadow();
+    });
+  }
+
+  /** The candidate's current (learned) weights; null when none is set. */
+  snapshotCandidate(): Promise<ModelParams | null> {
+    return this.op(() => (this.cand ? snapshotResident(this.pool, this.cand) : null));
+  }
+
+  snapshotProduction(): Promise<ModelParams | null> {
+    return this.op(() => (this.prod ? snapshotResident(this.pool, this.prod) : null));
+  }
+
+  /** Resolves once every queued cycle has been answered. */
+  async drain(): Promise<void> {
+    while (this.queued > 0 || this.inFlight) await this.op(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.drain();
+    this.closed = true;
+    await this.pool.close();
+  }
+
+  private stream(agentId: string): AgentStream {
+    let s = this.agents.get(agentId);
+    if (s) {
+      // Map order is recency order: re-inserting keeps eviction LRU.
+      this.agents.delete(agentId);
+    } else {
+      s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1 };
+      if (this.agents.size >= this.config.max_agents) {
+        const oldest = this.agents.keys().next().value as string;
+        this.agents.delete(oldest);
+      }
+    }
+    this.agents.set(agentId, s);
+    return s;
+  }
+
+  private op<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.ops.push(() => {
+        try { resolve(fn()); } catch (e) { reject(e); }
+      });
+      this.schedule();
+    });
+  }
+
+  private ensureScratch(m: ResidentModel): void {
+    const bytes = scratchWords(m.shape.arch, m.shape.d, m.shape.k, m.shape.h) * 4;
+    if (bytes <= this.slot.scratchBytes) return;
+    if (this.slot.scratch) this.pool.arena.release(this.slot.scratch);
+    this.slot.scratch = this.pool.arena.alloc(bytes);
+    this.slot.scratchBytes = bytes;
+  }
+
+  private schedule(): void {
+    if (this.pumpScheduled || this.inFlight) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => { this.pumpScheduled = false; this.pump(); });
+  }
+
+  private pump(): void {
+    if (this.inFlight) return;
+    while (this.ops.length > 0) this.ops.shift()!();
+    if (this.queued === 0) {
+      if (this.head > 0) { this.queue = []; this.head = 0; }
+      return;
+    }
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    const rows: Pending[] = [];
+    const closings: Closing[] = [];
+    const epoch = ++this.epoch;
+    const cap = this.config.max_batch;
+    const m = this.pool.kernel.views();
+    const s = this.slot, dp = this.dp, estride = dp + EXP_TAIL;
+    const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused && this.control.mode !== 'SHADOW_LEARNING_PAUSE';
+    let nExp = 0;
+    while (this.head < this.queue.length && rows.length < cap) {
+      const p = this.queue[this.head];
+      if (p.stream.batchEpoch === epoch) break;
+      p.stream.batchEpoch = epoch;
+      this.head++;
+      const i = rows.length;
+      rows.push(p);
+      m.f.set(p.features, (s.feats >> 2) + i * dp);
+      const c = (s.ctrl >> 2) + i * CTRL_STRIDE;
+      m.u[c + C_MASK] = p.verdict.mask;
+      m.i[c + C_PREF] = p.verdict.pref;
+      m.u[c + C_KEY] = p.cycleId >>> 0;
+      const closing = closeExperience(p.intentTaken, p.result, p.stream.prev, this.intents, this.config.reward, this.outcome);
+      closings.push(closing);
+      this.account(p, closing);
+      if (closing.kind === 'learn' && learning) {
+        const e = (s.exps >> 2) + nExp * estride;
+        m.f.set(closing.prev.features, e);
+        m.i[e + dp + E_ACTION] = closing.action;
+        m.f[e + dp + E_REWARD] = closing.reward;
+        m.f[e + dp + E_PROPENSITY] = closing.propensity;
+        m.i[e + dp + E_STATUS] = -1;
+        nExp++;
+      }
+    }
+    if (this.head === this.queue.length) { this.queue = []; this.head = 0; }
+    const ex = this.config.exploration, ln = this.config.learning;
+    const task: BatchTask = {
+      n: rows.length, feats: s.feats, ctrl: s.ctrl,
+      prod: this.prod?.ptr ?? 0, prodOut: s.prodOut, cand: this.cand?.ptr ?? 0, candOut: s.candOut,
+      exps: s.exps, m: nExp, scratch: s.scratch,
+      epsilon: ex.epsilon, temperature: ex.temperature, mode: ex.mode === 'softmax' ? 1 : 0,
+      lr: ln.lr, l2: ln.l2, iwClip: ln.iw_clip, gradClip: ln.grad_clip,
+    };
+    const fault = rows.find((r) => r.fault)?.fault;
+    if (fault) task.fault = fault;
+    this.inFlight = true;
+    const hasProd = this.prod !== null, hasCand = this.cand !== null;
+    void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
+  }
+
+  /** Counts outcomes and sends invalid experiences to quarantine (before learning). */
+  private account(p: Pending, c: Closing): void {
+    if (c.kind === 'none') return;
+    if (c.kind === 'quarantine') {
+      this.stats.quarantined++;
+      this.quarantine.put({
+        reason: c.reason, agent_id: p.agentId, cycle_id: p.cycleId, prev_cycle_id: p.stream.prev?.cycleId ?? null,
+        at: this.clock(), intent_taken: p.intentTaken, result: p.result, ...(c.detail ? { detail: c.detail } : {}),
+      });
+      this.onFailure({ type: REASON_FAILURE_TYPE[c.reason], detail: c.reason, agent_id: p.agentId, cycle_id: p.cycleId });
+      if (c.reason === 'MALFORMED_RESULT' || c.reason === 'HOSTILE_PAYLOAD') return;
+    }
+    this.stats.outcome(this.outcome.alive, this.outcome.violation);
+  }
+
+  private complete(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {
+    const m = this.pool.kernel.views();
+    const s = this.slot;
+    this.stats.batch(rows.length, outcome.micros);
+    if (outcome.ok) {
+      if (nExp > 0) {
+        const estride = this.dp + EXP_TAIL;
+        for (let i = 0; i < nExp; i++) {
+          if (m.i[(s.exps >> 2) + i * estride + this.dp + E_STATUS] === STATUS_OK) this.stats.learningUpdates++;
+          else this.stats.updatesRejected++;
+        }
+        if (outcome.result.updBad > 0) {
+          this.onFailure({ type: 'CORRUPTION_NAN', detail: `${outcome.result.updBad} candidate update(s) would have made a weight non-finite; weights kept` });
+        }
+      }
+      if (outcome.result.prodBad > 0) this.onFailure({ type: 'CORRUPTION_NAN', detail: `${outcome.result.prodBad} production output(s) not finite` });
+      if (outcome.result.candBad > 0) this.stats.candidateNonFinite += outcome.result.candBad;
+    } else {
+      this.onFailure({ type: outcome.failure, detail: `${outcome.error}; ${rows.length} cycle(s) answered by the safe fallback` });
+      if (this.cand && this.pool.kernel.exports.checkFinite(this.cand.ptr) !== 1) {
+        this.onFailure({ type: 'CORRUPTION_NAN', detail: 'candidate weights not finite after an interrupted batch' });
+      }
+    }
+    const ratio = this.control.canaryRatio, seed = this.config.exploration.seed;
+    const f = m.f, po = s.prodOut >> 2, co = s.candOut >> 2;
+    for (let i = 0; i < rows.length; i++) {
+      const p = rows[i];
+      const ctx: RowContext = {
+        control: this.control, verdict: p.verdict, values: p.values, cycleId: p.cycleId, forcedReason: p.forcedReason,
+        canary: hasCand && isCanary(seed, p.cycleId, ratio), hasProd, hasCand,
+      };
+      const served = outcome.ok ? decideRow(this.deps, f, po, co, i, ctx) : fallbackRow(this.deps, ctx, outcome.failure);
+      const shadow = outcome.ok && hasCand ? this.shadowOf(f, co, i, served) : undefined;
+      this.finish(p, served, shadow);
+    }
+    this.inFlight = false;
+    this.schedule();
+  }
+
+  private shadowOf(f: Float32Array, co: number, i: number, served: Served): CycleReply['shadow'] {
+    const o = co + i * OUT_STRIDE;
+    const ok = f[o + 6] === STATUS_OK;
+    const intent = ok ? f[o + 3] : -1;
+    this.stats.shadow(ok && intent === served.intent);
+    return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + 1] : 0 };
+  }
+
+  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow']): void {
+    p.stream.prev = {
+      cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
+      epsilon: this.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
+    };
+    const latency = Math.round((performance.now() - p.t0) * 1000);
+    this.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');
+    const reply: CycleReply = {
+      status: 'OK', cycle_id: p.cycleId, agent_id: p.agentId, intent: this.intents.names[sv.intent], intent_params: {},
+      confidence: sv.confidence, policy_source: sv.source,
+      model_version: sv.model === 'prod' ? this.prod?.version ?? null : sv.model === 'cand' ? this.cand?.version ?? null : null,
+      fallback_reason: sv.reason, failure_mode: this.control.lockdown ? 'LOCKDOWN' : this.control.mode,
+      propensity: sv.propensity, explored: sv.intent !== sv.greedy, latency_us: latency,
+    };
+    if (shadow) reply.shadow = shadow;
+    p.resolve(reply);
+  }
+}
+
+function err(status: 'ERROR' | 'REJECTED', code: string, message: string): ErrorReply {
+  return { status, error: { code, message } };
+}
+
