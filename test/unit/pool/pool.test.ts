@@ -1,0 +1,72 @@
+// Real worker threads: a worker that exits, throws or hangs mid-batch is
+// replaced, and every cycle it held is answered with the safe fallback,
+// exactly once.
+import { describe, it, expect, afterEach } from 'vitest';
+import { KernelPool } from '../../../src/pool/pool.js';
+import type { BatchTask } from '../../../src/pool/messages.js';
+import { Engine } from '../../../src/engine/cycle.js';
+import { modelFor, STATE } from '../../helpers/engine.js';
+import type { CycleReply, ErrorReply, FailureEvent } from '../../../src/engine/types.js';
+
+const EMPTY: BatchTask = { n: 0, feats: 0, ctrl: 0, prod: 0, prodOut: 0, cand: 0, candOut: 0, exps: 0, m: 0, scratch: 0,
+  epsilon: 0, temperature: 1, mode: 0, lr: 0, l2: 0, iwClip: 1, gradClip: 1 };
+
+let pools: KernelPool[] = [];
+afterEach(async () => { await Promise.all(pools.map((p) => p.close())); pools = []; });
+
+describe('KernelPool', () => {
+  it.each([['exit', 'WORKER_CRASH'], ['throw', 'WORKER_CRASH'], ['hang', 'INFERENCE_TIMEOUT']] as const)(
+    'a worker fault (%s) resolves to %s and the replacement worker serves the next batch', async (fault, failure) => {
+      const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200, allowFaultInjection: true });
+      pools.push(pool);
+      await pool.warm();
+      const bad = await pool.run({ ...EMPTY, fault });
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) expect(bad.failure).toBe(failure);
+      const good = await pool.run(EMPTY);
+      expect(good.ok).toBe(true);
+      expect(pool.stats.crashes + pool.stats.timeouts).toBe(1);
+    });
+
+  it('ignores fault injection unless the pool allows it', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200 });
+    pools.push(pool);
+    expect((await pool.run({ ...EMPTY, fault: 'exit' })).ok).toBe(true);
+  });
+
+  it('rejects a bad thread count with E_CONFIG', () => {
+    expect(() => new KernelPool({ threads: -1, batchTimeoutMs: 10 })).toThrowError(expect.objectContaining({ code: 'E_CONFIG' }));
+  });
+});
+
+describe('engine over a crashing pool', () => {
+  it.each([['exit', 'WORKER_CRASH'], ['hang', 'INFERENCE_TIMEOUT']] as const)(
+    'answers every cycle of a %s batch once with DISASTER_FALLBACK STOP, then recovers', async (fault, reason) => {
+      const failures: FailureEvent[] = [];
+      const e = await Engine.create({ config: { pool_threads: 1, batch_timeout_ms: 300 }, allowFaultInjection: true, onFailure: (f) => failures.push(f) });
+      try {
+        await e.setModel('production', 'M-P', modelFor(e, 'mlp', 'random'));
+        const N = 40;
+        let answered = 0;
+        const replies = await Promise.all(Array.from({ length: N }, (_, i) => e.cycle({
+          agent_id: `a${i}`, state: STATE, ...(i === 7 ? { __fault: fault } : {}),
+        }).then((r) => { answered++; return r; })));
+        expect(answered).toBe(N);
+        const ids = new Set(replies.map((r) => (r as CycleReply).cycle_id));
+        expect(ids.size).toBe(N); // no cycle answered twice, none lost
+        const fallback = replies.filter((r) => (r as CycleReply).policy_source === 'DISASTER_FALLBACK') as CycleReply[];
+        expect(fallback.length).toBeGreaterThan(0); // the whole batch holding the faulty cycle
+        for (const r of fallback) {
+          expect(r.intent).toBe('STOP');
+          expect(r.fallback_reason).toBe(reason);
+        }
+        expect(failures.some((f) => f.type === reason)).toBe(true);
+        // The replacement worker serves the next cycle from the model again.
+        const after = (await e.cycle({ agent_id: 'z', state: STATE })) as CycleReply | ErrorReply;
+        expect(after.status).toBe('OK');
+        expect((after as CycleReply).policy_source).not.toBe('DISASTER_FALLBACK');
+      } finally {
+        await e.close();
+      }
+    });
+});
