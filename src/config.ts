@@ -41,6 +41,11 @@ export interface EngineConfig {
   stale_after_s: number;
   /** Kernel pool threads (0: kernel on the main thread). */
   pool_threads: number;
+  /**
+   * A batch its worker has not picked up after this many µs is run by the
+   * main thread instead (0: never). Guards against slow thread wake-ups.
+   */
+  pool_steal_us: number;
   /** Rows per batch at most. */
   max_batch: number;
   /** A batch's time budget in its worker, ms. */
@@ -61,7 +66,8 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   exploration: { epsilon: 0.05, temperature: 1, mode: 'epsilon-greedy', seed: 0x5eed },
   min_confidence: 0,
   stale_after_s: 0,
-  pool_threads: 1,
+  pool_threads: 2,
+  pool_steal_us: 250,
   max_batch: 256,
   batch_timeout_ms: 25,
   max_queue: 65_536,
@@ -104,6 +110,7 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
   finite(c.min_confidence, 'min_confidence', 0, 1);
   finite(c.stale_after_s, 'stale_after_s', 0, 1e9);
   integer(c.pool_threads, 'pool_threads', 0, 64);
+  finite(c.pool_steal_us, 'pool_steal_us', 0, 1e6);
   integer(c.max_batch, 'max_batch', 1, 4096);
   finite(c.batch_timeout_ms, 'batch_timeout_ms', 1, 60_000);
   integer(c.max_queue, 'max_queue', 1, 10_000_000);

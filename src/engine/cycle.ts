@@ -46,6 +46,8 @@ interface AgentStream {
   lastTs: number;
   /** Epoch of the batch being formed that already holds a cycle of this agent. */
   batchEpoch: number;
+  /** Cycle id when last moved to the back of the eviction order. */
+  touched: number;
 }
 
 interface Pending {
@@ -113,7 +115,10 @@ export class Engine {
       intents: this.intents, safety: this.safety, rules: this.rules, epsilon: ex.epsilon, seed: ex.seed,
       minConfidence: this.config.min_confidence, sampling: ex.mode === 'softmax',
     };
-    this.pool = new KernelPool({ threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms, allowFaultInjection: opts.allowFaultInjection });
+    this.pool = new KernelPool({
+      threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms,
+      stealAfterUs: this.config.pool_steal_us, allowFaultInjection: opts.allowFaultInjection,
+    });
     this.dp = pad4(this.schema.dim);
     const cap = this.config.max_batch, a = this.pool.arena;
     this.slot = {
@@ -136,6 +141,7 @@ export class Engine {
   /** One cycle. Never rejects: a bad request resolves to an ERROR or REJECTED reply. */
   cycle(req: unknown): Promise<CycleReply | ErrorReply> {
     const t0 = performance.now();
+    if (this.inFlight) this.pool.poke();
     if (this.closed) return Promise.resolve(err('REJECTED', 'E_POOL_CLOSED', 'the engine is closed'));
     if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('ERROR', 'E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
     const r = req as Record<string, unknown>;
@@ -207,18 +213,25 @@ export class Engine {
     await this.pool.close();
   }
 
+  /**
+   * The agent's stream. Eviction is least-recently-seen, approximately: a
+   * stream is moved to the back of the Map (Map order is insertion order)
+   * only when it has not been touched for half the capacity's worth of
+   * cycles, which keeps the common case a single Map lookup.
+   */
   private stream(agentId: string): AgentStream {
+    const now = this.nextCycleId;
     let s = this.agents.get(agentId);
     if (s) {
-      // Map order is recency order: re-inserting keeps eviction LRU.
-      this.agents.delete(agentId);
-    } else {
-      s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1 };
-      if (this.agents.size >= this.config.max_agents) {
-        const oldest = this.agents.keys().next().value as string;
-        this.agents.delete(oldest);
+      if (now - s.touched > this.config.max_agents / 2) {
+        this.agents.delete(agentId);
+        this.agents.set(agentId, s);
+        s.touched = now;
       }
+      return s;
     }
+    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now };
+    if (this.agents.size >= this.config.max_agents) this.agents.delete(this.agents.keys().next().value as string);
     this.agents.set(agentId, s);
     return s;
   }

@@ -13,7 +13,7 @@ export class Arena {
   private readonly free = new Map<number, number[]>();
   private readonly sizes = new Map<number, number>();
 
-  constructor(private readonly memory: WebAssembly.Memory, heapBase: number) {
+  constructor(private readonly memory: WebAssembly.Memory, heapBase: number, private readonly onGrow: () => void = () => {}) {
     this.top = align(heapBase + 1024);
   }
 
@@ -34,6 +34,7 @@ export class Arena {
           throw new SidecarError('E_KERNEL_ARGS', `kernel memory exhausted: ${end} bytes wanted, ${MAX_PAGES * PAGE} at most`);
         }
         this.memory.grow(pages);
+        this.onGrow();
       }
       this.top = end;
     }

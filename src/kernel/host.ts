@@ -95,13 +95,17 @@ export class KernelInstance {
   }
 
   /**
-   * Views over the whole memory. Another thread may have grown the memory
-   * since the last call; a shared memory's `buffer` then returns a new, longer
-   * SharedArrayBuffer, and the old views would stop short of new regions.
+   * Views over the whole memory. Reading `memory.buffer` of a shared memory
+   * is not free (it may make a new SharedArrayBuffer object), so the views are
+   * kept until refresh(): the thread that grows the memory (the main thread,
+   * through Arena) calls it after every grow.
    */
   views(): Mem {
-    if (this.mem.f.buffer.byteLength !== this.memory.buffer.byteLength) this.mem = new Mem(this.memory.buffer);
     return this.mem;
+  }
+
+  refresh(): void {
+    this.mem = new Mem(this.memory.buffer);
   }
 }
 

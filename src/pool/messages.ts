@@ -30,7 +30,7 @@ export interface BatchTask {
   iwClip: number;
   gradClip: number;
   /** Fault injection, honoured only by pools created with allowFaultInjection. */
-  fault?: 'exit' | 'hang' | 'throw';
+  fault?: 'exit' | 'hang' | 'throw' | 'late';
 }
 
 export interface BatchResult {

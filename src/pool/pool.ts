@@ -1,15 +1,21 @@
 // The kernel pool: Piscina workers over one shared kernel memory.
 //
 // Threads are fixed (minThreads = maxThreads): no churn, every worker warm.
-// A batch that a worker does not answer within its budget is aborted, which
-// makes Piscina terminate that worker and start a replacement; a worker that
-// exits or throws mid-batch is replaced the same way. Either way run() never
-// rejects: it resolves to a failure outcome and the engine answers every row
-// of that batch with the safe fallback. The shared memory outlives workers,
-// so a replacement sees every model as it was.
+// Each worker runs one long-lived serve task fed through its doorbell channel
+// (channel.ts), so a batch costs a futex wake, not a Piscina message.
+// The engine keeps one batch in flight; it goes to the first ready worker,
+// and the other workers are hot standbys.
+//
+// Faults: a batch not answered within its budget gets its serve task aborted,
+// which makes Piscina terminate that worker and start a replacement; a worker
+// that exits or throws ends its serve task the same way. Either way run()
+// never rejects: it resolves to a failure outcome, the engine answers every
+// row of that batch with the safe fallback, and the next batch goes to a
+// standby (or waits for the replacement). The kernel memory is shared and
+// outlives workers, so a replacement sees every model as it was.
 //
 // With threads = 0 the kernel runs on the calling thread (replay, tests, and
-// the bench's "no pool" baseline): same code path, no thread hop.
+// the bench's "no pool" baseline): same runBatch, no thread hop.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +24,8 @@ import { KernelInstance, createSharedMemory, kernelModule } from '../kernel/host
 import { Arena } from '../kernel/arena.js';
 import { SidecarError } from '../errors.js';
 import { runBatch } from './run-batch.js';
-import type { BatchOutcome, BatchTask, WorkerData } from './messages.js';
+import { ChannelView, newChannel, CH_REQ, CH_DONE, CH_READY, CH_CLAIM, STOP_SEQ } from './channel.js';
+import type { BatchFailure, BatchOutcome, BatchTask, WorkerData } from './messages.js';
 
 export interface PoolOptions {
   /** Worker threads; 0 runs batches on the calling thread. */
@@ -27,6 +34,11 @@ export interface PoolOptions {
   batchTimeoutMs: number;
   /** Honour BatchTask.fault (tests only). */
   allowFaultInjection?: boolean;
+  /**
+   * A batch the worker has not claimed this many µs after it was posted may
+   * be run by the calling thread instead (see channel.ts); 0 never steals.
+   */
+  stealAfterUs?: number;
   initialPages?: number;
 }
 
@@ -34,7 +46,20 @@ export interface PoolStats {
   batches: number;
   crashes: number;
   timeouts: number;
-  poolErrors: number;
+  restarts: number;
+  /** Batches the main thread ran because the worker had not woken in time. */
+  stolen: number;
+}
+
+interface Lane {
+  view: ChannelView;
+  state: 'booting' | 'ready' | 'busy' | 'dead';
+  seq: number;
+  abort: AbortController;
+  /** Settles the batch in flight on this lane when its serve task ends early. */
+  onDeath: ((failure: BatchFailure, error: string) => void) | null;
+  /** The batch in flight, for stealing. */
+  inflight: { seq: number; task: BatchTask; postedAt: number; steal: () => void } | null;
 }
 
 export class KernelPool {
@@ -42,8 +67,12 @@ export class KernelPool {
   /** The main thread's own instance: layout, checks, snapshots, inline runs. */
   readonly kernel: KernelInstance;
   readonly arena: Arena;
-  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, poolErrors: 0 };
+  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, restarts: 0, stolen: 0 };
   private readonly piscina: Piscina | undefined;
+  private readonly lanes: Lane[] = [];
+  private readyWaiters: Array<() => void> = [];
+  private stealTimer: NodeJS.Timeout | undefined;
+  private idleTicks = 0;
   private closed = false;
 
   constructor(private readonly opts: PoolOptions) {
@@ -53,20 +82,17 @@ export class KernelPool {
     this.memory = createSharedMemory(opts.initialPages ?? 64);
     const module = kernelModule();
     this.kernel = new KernelInstance(this.memory, module);
-    this.arena = new Arena(this.memory, this.kernel.exports.heapBase());
+    this.arena = new Arena(this.memory, this.kernel.exports.heapBase(), () => this.kernel.refresh());
     if (opts.threads > 0) {
       const workerData: WorkerData = { memory: this.memory, module, allowFaultInjection: opts.allowFaultInjection === true };
       this.piscina = new Piscina({
-        filename: workerFile(),
-        minThreads: opts.threads,
-        maxThreads: opts.threads,
-        idleTimeout: Number.MAX_SAFE_INTEGER,
-        concurrentTasksPerWorker: 1,
-        workerData,
+        filename: workerFile(), minThreads: opts.threads, maxThreads: opts.threads,
+        idleTimeout: Number.MAX_SAFE_INTEGER, concurrentTasksPerWorker: 1, workerData,
       });
-      // A reply from a worker that was being aborted can surface here instead
-      // of on the task; without a listener it would take the process down.
-      this.piscina.on('error', () => { this.stats.poolErrors++; });
+      // A late reply from a worker being terminated can surface here; without
+      // a listener it would take the process down.
+      this.piscina.on('error', () => {});
+      for (let i = 0; i < opts.threads; i++) this.startLane(i);
     }
   }
 
@@ -74,45 +100,158 @@ export class KernelPool {
     return this.opts.threads;
   }
 
-  /** Starts every worker and waits until each has instantiated the kernel. */
+  /** Resolves when every worker is serving. */
   async warm(): Promise<void> {
-    if (!this.piscina) return;
-    const empty: BatchTask = { n: 0, feats: 0, ctrl: 0, prod: 0, prodOut: 0, cand: 0, candOut: 0, exps: 0, m: 0, scratch: 0,
-      epsilon: 0, temperature: 1, mode: 0, lr: 0, l2: 0, iwClip: 1, gradClip: 1 };
-    await Promise.all(Array.from({ length: this.opts.threads }, () => this.piscina!.run(empty)));
+    while (this.lanes.some((l) => l.state === 'booting')) await new Promise<void>((r) => this.readyWaiters.push(r));
   }
 
-  /** Runs one batch; never rejects. */
+  /** Runs one batch; never rejects. One batch per worker at a time. */
   async run(task: BatchTask): Promise<BatchOutcome> {
     if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
     this.stats.batches++;
     const t0 = performance.now();
     if (!this.piscina) {
-      const result = runBatch(this.kernel.exports, task);
-      return { ok: true, result, micros: (performance.now() - t0) * 1000 };
-    }
-    const ac = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; ac.abort(); }, this.opts.batchTimeoutMs);
-    try {
-      const result = await this.piscina.run(task, { signal: ac.signal });
-      return { ok: true, result, micros: (performance.now() - t0) * 1000 };
-    } catch (e) {
-      const micros = (performance.now() - t0) * 1000;
-      if (timedOut) {
-        this.stats.timeouts++;
-        return { ok: false, failure: 'INFERENCE_TIMEOUT', error: `batch exceeded ${this.opts.batchTimeoutMs} ms`, micros };
+      try {
+        return { ok: true, result: runBatch(this.kernel.exports, task), micros: (performance.now() - t0) * 1000 };
+      } catch (e) {
+        return { ok: false, failure: 'WORKER_CRASH', error: `kernel trap: ${(e as Error).message}`, micros: (performance.now() - t0) * 1000 };
       }
-      this.stats.crashes++;
-      return { ok: false, failure: 'WORKER_CRASH', error: (e as Error)?.message ?? String(e), micros };
-    } finally {
-      clearTimeout(timer);
     }
+    let lane = this.lanes.find((l) => l.state === 'ready');
+    while (!lane) {
+      await new Promise<void>((r) => this.readyWaiters.push(r));
+      if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
+      lane = this.lanes.find((l) => l.state === 'ready');
+    }
+    return this.runOn(lane, task, t0);
+  }
+
+  private runOn(lane: Lane, task: BatchTask, t0: number): Promise<BatchOutcome> {
+    lane.state = 'busy';
+    lane.view.writeTask(task);
+    const seq = ++lane.seq;
+    const c = lane.view.i;
+    Atomics.store(c, CH_CLAIM, seq);
+    Atomics.store(c, CH_REQ, seq);
+    Atomics.notify(c, CH_REQ);
+    return new Promise<BatchOutcome>((resolve) => {
+      let settled = false;
+      const settle = (o: BatchOutcome) => {
+        if (settled) return;
+        settled = true;
+        lane.onDeath = null;
+        lane.inflight = null;
+        resolve(o);
+      };
+      const micros = () => (performance.now() - t0) * 1000;
+      const fail = (failure: BatchFailure, error: string) => settle({ ok: false, failure, error, micros: micros() });
+      lane.onDeath = fail;
+      const done = () => {
+        if (settled) return;
+        lane.state = 'ready';
+        const result = lane.view.readResult();
+        if (result) settle({ ok: true, result, micros: micros() });
+        else { this.stats.crashes++; fail('WORKER_CRASH', 'the kernel trapped'); }
+        this.wakeReady();
+      };
+      const steal = () => {
+        if (settled || Atomics.compareExchange(c, CH_CLAIM, seq, 0) !== seq) return;
+        // The worker has not woken: run the batch here, exactly once.
+        this.stats.stolen++;
+        let result = null;
+        try { result = runBatch(this.kernel.exports, task); } catch { /* reported below */ }
+        lane.view.writeResult(result);
+        Atomics.store(c, CH_DONE, seq);
+        done();
+      };
+      const stealUs = this.opts.stealAfterUs ?? 250;
+      if (stealUs > 0) {
+        lane.inflight = { seq, task, postedAt: t0, steal };
+        this.armStealTimer();
+      }
+      const w = Atomics.waitAsync(c, CH_DONE, seq - 1, this.opts.batchTimeoutMs);
+      if (!w.async) { done(); return; }
+      void w.value.then((r) => {
+        if (settled) return;
+        if (r === 'ok' || Atomics.load(c, CH_DONE) === seq) { done(); return; }
+        this.stats.timeouts++;
+        fail('INFERENCE_TIMEOUT', `batch exceeded ${this.opts.batchTimeoutMs} ms`);
+        lane.state = 'dead';
+        lane.abort.abort(); // Piscina terminates the worker; the lane restarts when its task ends
+      });
+    });
+  }
+
+  /**
+   * At low load no cycle arrives to poke the pool, so a 1 ms interval does
+   * (the finest a Node timer goes). It stops itself after 100 idle ticks, so
+   * an idle sidecar does not wake up a thousand times a second.
+   */
+  private armStealTimer(): void {
+    this.idleTicks = 0;
+    if (this.stealTimer) return;
+    this.stealTimer = setInterval(() => {
+      if (this.lanes.some((l) => l.inflight)) { this.idleTicks = 0; this.poke(); return; }
+      if (++this.idleTicks >= 100) { clearInterval(this.stealTimer); this.stealTimer = undefined; }
+    }, 1);
+    this.stealTimer.unref();
+  }
+
+  /**
+   * Called by the engine whenever it gets control (a cycle arrives): steals
+   * the batch in flight if its worker has left it unclaimed past the
+   * threshold. Cheap when there is nothing to do.
+   */
+  poke(): void {
+    const stealUs = this.opts.stealAfterUs ?? 250;
+    if (stealUs <= 0) return;
+    for (const l of this.lanes) {
+      const f = l.inflight;
+      if (f && (performance.now() - f.postedAt) * 1000 >= stealUs) f.steal();
+    }
+  }
+
+  private startLane(index: number): void {
+    const lane: Lane = { view: new ChannelView(newChannel()), state: 'booting', seq: 0, abort: new AbortController(), onDeath: null, inflight: null };
+    this.lanes[index] = lane;
+    const ready = Atomics.waitAsync(lane.view.i, CH_READY, 0);
+    const markReady = () => { if (lane.state === 'booting') { lane.state = 'ready'; this.wakeReady(); } };
+    if (ready.async) void ready.value.then(markReady); else markReady();
+    this.piscina!.run({ channel: lane.view.sab }, { signal: lane.abort.signal }).then(
+      () => this.laneEnded(index, lane, 'the worker stopped serving'),
+      (e: unknown) => this.laneEnded(index, lane, (e as Error)?.message ?? String(e)),
+    );
+  }
+
+  private laneEnded(index: number, lane: Lane, why: string): void {
+    lane.state = 'dead';
+    if (lane.onDeath) {
+      this.stats.crashes++;
+      lane.onDeath('WORKER_CRASH', why);
+    }
+    // Unblock anyone waiting on this lane's readiness word.
+    Atomics.store(lane.view.i, CH_READY, 1);
+    Atomics.notify(lane.view.i, CH_READY);
+    if (this.closed) return;
+    this.stats.restarts++;
+    this.startLane(index);
+  }
+
+  private wakeReady(): void {
+    const ws = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of ws) w();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.stealTimer) clearInterval(this.stealTimer);
+    for (const l of this.lanes) {
+      Atomics.store(l.view.i, CH_REQ, STOP_SEQ);
+      Atomics.notify(l.view.i, CH_REQ);
+    }
+    this.wakeReady();
     if (this.piscina) await this.piscina.destroy();
   }
 }

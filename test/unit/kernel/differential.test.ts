@@ -19,7 +19,7 @@ const CASES = 10_000;
 const memory = createSharedMemory(64);
 const kernel = new KernelInstance(memory);
 const X = kernel.exports;
-const arena = new Arena(memory, X.heapBase());
+const arena = new Arena(memory, X.heapBase(), () => kernel.refresh());
 // Regions big enough for the largest generated shape.
 const MAXW = L.modelWords(L.ARCH_MLP, 64, 32, 64) + 64;
 const MODEL = arena.alloc(MAXW * 4);

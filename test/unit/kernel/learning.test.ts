@@ -12,7 +12,7 @@ import { rng } from '../../helpers/rng.js';
 function fit(unitScale: number, arch: 'linear' | 'mlp'): number {
   const mem = createSharedMemory(32);
   const k = new KernelInstance(mem);
-  const a = new Arena(mem, k.exports.heapBase());
+  const a = new Arena(mem, k.exports.heapBase(), () => k.refresh());
   const shape: L.ModelShape = { arch: arch === 'mlp' ? L.ARCH_MLP : L.ARCH_LINEAR, d: 3, k: 2, h: arch === 'mlp' ? 16 : 0, activation: L.ACT_TANH };
   const model = a.alloc(L.modelWords(shape.arch, 3, 2, shape.h) * 4);
   writeModel(k.views(), model >> 2, { shape, seed: 1, updates: 0, body: initBody(shape, 'random', 5) });

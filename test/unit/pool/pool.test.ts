@@ -26,6 +26,7 @@ describe('KernelPool', () => {
       const good = await pool.run(EMPTY);
       expect(good.ok).toBe(true);
       expect(pool.stats.crashes + pool.stats.timeouts).toBe(1);
+      expect(pool.stats.restarts).toBe(fault === 'throw' ? 1 : 1);
     });
 
   it('ignores fault injection unless the pool allows it', async () => {

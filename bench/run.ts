@@ -1,0 +1,67 @@
+// `npm run bench [-- --quick]`: runs every scenario, prints a table per
+// scenario, writes bench/results/latest.json and exits non-zero when any
+// measured p99 reaches the 50 ms budget.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../src/kernel/host.js';
+import { machine, type BenchOptions } from './common.js';
+import { kernelBench, printKernel } from './kernel.bench.js';
+import { poolBench, printPool } from './pool.bench.js';
+import { engineBench, printLoadRows, SUSTAIN_P99_US } from './engine.bench.js';
+
+const BUDGET_US = 50_000;
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--quick');
+  if (unknown.length > 0) {
+    console.error(`bench: unknown argument ${unknown[0]} (usage: npm run bench [-- --quick])`);
+    return 2;
+  }
+  const opts: BenchOptions = { quick: args.includes('--quick') };
+  const t0 = performance.now();
+  const m = machine();
+  console.log(`shadowpath bench${opts.quick ? ' (quick)' : ''} — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}, ${m.date}`);
+
+  const kernel = kernelBench(opts);
+  console.log(printKernel(kernel));
+  const pool = await poolBench(opts);
+  console.log(printPool(pool));
+  const engine = await engineBench(opts);
+  console.log(printLoadRows('Engine in-process, open loop (default pool: 2 workers; prod + shadow candidate mlp h=32 learning from every cycle; 5% canary)', engine.fixed));
+  console.log(printLoadRows(`Engine: highest sustained rate (achieved ≥ 95% of offered, no errors, p99 < ${SUSTAIN_P99_US / 1000} ms)`, engine.search));
+  console.log(`  pool: ${engine.pool.batches} batches, ${engine.mean_batch_rows} rows each on average, ${engine.pool.stolen} run by the main thread after a late worker wake-up, ${engine.learning_updates} learning updates`);
+
+  const p99s = [...engine.fixed, ...engine.search.filter((r) => r.sustained)].map((r) => r.p99_us);
+  const budgetOk = p99s.every((p) => p < BUDGET_US);
+  const summary = {
+    wasm_vs_ts_mlp_ratio: round(kernel.wasm_vs_ts_mlp_ratio),
+    wasm_vs_ts_linear_ratio: round(kernel.wasm_vs_ts_linear_ratio),
+    empty_call_ns: round(kernel.empty_call_ns),
+    pool_cycles_per_s_batch_256: pool.find((r) => r.batch === 256)?.cycles_per_s,
+    engine_max_cycles_per_s: engine.max_cycles_per_s,
+    engine_p99_us_at_10k: engine.p99_us_at_10k,
+    budget_us: BUDGET_US,
+    budget_ok: budgetOk,
+  };
+  const results = { machine: m, quick: opts.quick, seconds: round((performance.now() - t0) / 1000), summary, kernel, pool, engine };
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('\nsummary', JSON.stringify(summary, null, 2));
+  console.log(`written bench/results/latest.json in ${results.seconds} s`);
+  if (!budgetOk) {
+    console.error(`bench: a p99 reached the ${BUDGET_US / 1000} ms budget`);
+    return 1;
+  }
+  return 0;
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+main().then((code) => process.exit(code), (e) => {
+  console.error(`bench: ${(e as Error).stack ?? String(e)}`);
+  process.exit(1);
+});
