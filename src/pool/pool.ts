@@ -100,6 +100,11 @@ export class KernelPool {
     return this.opts.threads;
   }
 
+  /** Workers serving and idle now. */
+  readyWorkers(): number {
+    return this.lanes.filter((l) => l.state === 'ready').length;
+  }
+
   /** Resolves when every worker is serving. */
   async warm(): Promise<void> {
     while (this.lanes.some((l) => l.state === 'booting')) await new Promise<void>((r) => this.readyWaiters.push(r));

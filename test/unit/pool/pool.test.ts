@@ -29,6 +29,32 @@ describe('KernelPool', () => {
       expect(pool.stats.restarts).toBe(fault === 'throw' ? 1 : 1);
     });
 
+  it('runs a batch on the calling thread, exactly once, when the worker does not wake in time', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 2000, allowFaultInjection: true });
+    pools.push(pool);
+    await pool.warm();
+    const late = await pool.run({ ...EMPTY, fault: 'late' });
+    expect(late.ok).toBe(true);
+    expect(pool.stats.stolen).toBe(1);
+    // The worker wakes later, finds the batch taken, and serves the next one itself.
+    await new Promise((r) => setTimeout(r, 80));
+    const next = await pool.run(EMPTY);
+    expect(next.ok).toBe(true);
+    expect(pool.stats).toMatchObject({ stolen: 1, crashes: 0, timeouts: 0 });
+  });
+
+  it('serves the next batch from a hot standby while a crashed worker is replaced', async () => {
+    const pool = new KernelPool({ threads: 2, batchTimeoutMs: 500, allowFaultInjection: true });
+    pools.push(pool);
+    await pool.warm();
+    expect((await pool.run({ ...EMPTY, fault: 'exit' })).ok).toBe(false);
+    // The crashed worker's replacement is still starting; the standby answers.
+    expect(pool.readyWorkers()).toBe(1);
+    expect((await pool.run(EMPTY)).ok).toBe(true);
+    await pool.warm();
+    expect(pool.readyWorkers()).toBe(2);
+  });
+
   it('ignores fault injection unless the pool allows it', async () => {
     const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200 });
     pools.push(pool);
