@@ -117,3 +117,28 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
   integer(c.max_agents, 'max_agents', 1, 100_000_000);
   return c;
 }
+
+import { DEFAULT_GATE } from './control/gate.js';
+import type { ControlConfig } from './control/commands.js';
+
+export const DEFAULT_CONTROL_CONFIG: ControlConfig = { canary_cap: 0.1, token_ttl_s: 120, two_person_rule: false, gate: DEFAULT_GATE };
+
+export type ControlConfigInput = Partial<Omit<ControlConfig, 'gate'>> & { gate?: Partial<ControlConfig['gate']> };
+
+export function controlConfig(input: ControlConfigInput = {}): ControlConfig {
+  const d = DEFAULT_CONTROL_CONFIG;
+  const c: ControlConfig = { ...d, ...input, gate: { ...d.gate, ...input.gate } };
+  finite(c.canary_cap, 'control.canary_cap', 0, 1);
+  finite(c.token_ttl_s, 'control.token_ttl_s', 1, 86_400);
+  if (typeof c.two_person_rule !== 'boolean') throw new SidecarError('E_CONFIG', 'control.two_person_rule must be true or false');
+  integer(c.gate.min_shadow_cycles, 'control.gate.min_shadow_cycles', 0, 1e9);
+  finite(c.gate.z, 'control.gate.z', 0, 10);
+  finite(c.gate.violation_tolerance, 'control.gate.violation_tolerance', 0, 1);
+  return c;
+}
+
+/** The whole configuration file: `{engine: {...}, control: {...}}`. */
+export interface SidecarConfigInput {
+  engine?: EngineConfigInput;
+  control?: ControlConfigInput;
+}

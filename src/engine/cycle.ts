@@ -16,7 +16,7 @@
 // Model swaps, canary changes and snapshots run on a control queue that is
 // drained between batches, never while a worker reads the memory.
 import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
-import { pad4, OUT_STRIDE, CTRL_STRIDE, C_MASK, C_PREF, C_KEY, EXP_TAIL, E_ACTION, E_REWARD, E_PROPENSITY, E_STATUS, STATUS_OK, scratchWords } from '../kernel/layout.js';
+import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, CTRL_STRIDE, C_MASK, C_PREF, C_KEY, EXP_TAIL, E_ACTION, E_REWARD, E_PROPENSITY, E_STATUS, STATUS_OK, scratchWords } from '../kernel/layout.js';
 import type { ModelParams } from '../kernel/model.js';
 import { KernelPool } from '../pool/pool.js';
 import type { BatchOutcome, BatchTask } from '../pool/messages.js';
@@ -25,11 +25,12 @@ import { Intents } from './intents.js';
 import { SafetyRules, type SafetyVerdict } from './safety.js';
 import { RulesPolicy } from './rules-policy.js';
 import { isCanary } from './canary.js';
-import { closeExperience, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
+import { closeExperience, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
 import type { Outcome } from './reward.js';
 import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served } from './decision.js';
 import { loadResident, unloadResident, snapshotResident, type ResidentModel } from './models.js';
 import { EngineStats } from './stats.js';
+import { ShadowStats } from './shadow.js';
 import type { CycleReply, EngineControl, ErrorReply, FailureEvent } from './types.js';
 
 export interface EngineOptions {
@@ -80,6 +81,10 @@ export class Engine {
   readonly rules: RulesPolicy;
   readonly pool: KernelPool;
   readonly stats: EngineStats;
+  /** The candidate's shadow record since it was set (the promotion gate's evidence). */
+  shadow = new ShadowStats();
+  /** Grows with every candidate change, so experiences logged under another candidate are not credited to this one. */
+  private candEpoch = 0;
   readonly quarantine: QuarantineSink;
   readonly control: EngineControl = { lockdown: false, mode: 'NORMAL', canaryRatio: 0, learningPaused: false };
   private readonly deps: DecisionDeps;
@@ -188,7 +193,11 @@ export class Engine {
       const old = role === 'production' ? this.prod : this.cand;
       if (role === 'production') this.prod = next; else this.cand = next;
       if (old) unloadResident(this.pool, old);
-      if (role === 'candidate') this.stats.resetShadow();
+      if (role === 'candidate') {
+        this.stats.resetShadow();
+        this.shadow = new ShadowStats();
+        this.candEpoch++;
+      }
     });
   }
 
@@ -332,6 +341,13 @@ export class Engine {
       if (c.reason === 'MALFORMED_RESULT' || c.reason === 'HOSTILE_PAYLOAD') return;
     }
     this.stats.outcome(this.outcome.alive, this.outcome.violation);
+    if (c.kind === 'learn') {
+      const prev = c.prev;
+      if (!prev.byCandidate) this.shadow.onPolicy(c.reward);
+      if (prev.candEpoch === this.candEpoch && prev.candGreedy >= 0) {
+        this.shadow.offPolicy(c.reward, candidatePropensity(prev, c.action), c.propensity);
+      }
+    }
   }
 
   private complete(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {
@@ -366,25 +382,33 @@ export class Engine {
         canary: hasCand && isCanary(seed, p.cycleId, ratio), hasProd, hasCand,
       };
       const served = outcome.ok ? decideRow(this.deps, f, po, co, i, ctx) : fallbackRow(this.deps, ctx, outcome.failure);
-      const shadow = outcome.ok && hasCand ? this.shadowOf(f, co, i, served) : undefined;
-      this.finish(p, served, shadow);
+      const shadow = outcome.ok && hasCand ? this.shadowOf(f, co, po, i, served, p, hasProd) : undefined;
+      this.finish(p, served, shadow, outcome.ok && hasCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1);
     }
     this.inFlight = false;
     this.schedule();
   }
 
-  private shadowOf(f: Float32Array, co: number, i: number, served: Served): CycleReply['shadow'] {
+  private shadowOf(f: Float32Array, co: number, po: number, i: number, served: Served, p: Pending, hasProd: boolean): CycleReply['shadow'] {
     const o = co + i * OUT_STRIDE;
-    const ok = f[o + 6] === STATUS_OK;
-    const intent = ok ? f[o + 3] : -1;
+    const ok = f[o + O_STATUS] === STATUS_OK;
+    const intent = ok ? f[o + O_GREEDY] : -1;
+    const mask = p.verdict.mask;
     this.stats.shadow(ok && intent === served.intent);
-    return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + 1] : 0 };
+    if (ok) this.shadow.row(intent === served.intent, !((mask >>> f[o + O_PROPOSED]) & 1));
+    else this.shadow.candidateNonFinite++;
+    // The incumbent's proposal: production's own argmax, or the rules policy's.
+    const pr = po + i * OUT_STRIDE;
+    const incumbent = hasProd ? (f[pr + O_STATUS] === STATUS_OK ? f[pr + O_PROPOSED] : -1) : this.rules.decide(p.values);
+    if (incumbent >= 0) this.shadow.incumbentProposal(!((mask >>> incumbent) & 1));
+    return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + O_CONFIDENCE] : 0 };
   }
 
-  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow']): void {
+  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number): void {
     p.stream.prev = {
       cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
       epsilon: this.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
+      candGreedy, candEpoch: this.candEpoch, byCandidate: sv.model === 'cand',
     };
     const latency = Math.round((performance.now() - p.t0) * 1000);
     this.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');

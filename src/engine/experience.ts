@@ -65,6 +65,11 @@ export interface LoggedDecision {
   sampled: boolean;
   /** Forced decisions (lockdown, fallbacks) are not the policy's: not learned from. */
   learnable: boolean;
+  /** The candidate's greedy choice for this cycle (-1: none), and which candidate that was. */
+  candGreedy: number;
+  candEpoch: number;
+  /** Served by the candidate (canary): not evidence about the incumbent. */
+  byCandidate: boolean;
 }
 
 function popcnt(x: number): number {
@@ -83,6 +88,13 @@ export function propensityOf(d: LoggedDecision, action: number): number {
   if (d.sampled || !((d.mask >>> action) & 1)) return 0;
   const share = d.epsilon / popcnt(d.mask);
   return action === d.greedy ? 1 - d.epsilon + share : share;
+}
+
+/** The candidate's epsilon-greedy probability of `action` for the logged decision `d`. */
+export function candidatePropensity(d: LoggedDecision, action: number): number {
+  if (d.candGreedy < 0 || !((d.mask >>> action) & 1)) return 0;
+  const share = d.epsilon / popcnt(d.mask);
+  return action === d.candGreedy ? 1 - d.epsilon + share : share;
 }
 
 export type Closing =

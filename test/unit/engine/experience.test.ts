@@ -8,7 +8,8 @@ const intents = new Intents();
 const out = (): Outcome => ({ alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 });
 const prev = (over: Partial<LoggedDecision> = {}): LoggedDecision => ({
   cycleId: 1, features: new Float32Array(12), served: intents.index('MOVE'), greedy: intents.index('MOVE'),
-  mask: intents.allMask, epsilon: 0.1, propensity: 0.9 + 0.1 / 7, sampled: false, learnable: true, ...over,
+  mask: intents.allMask, epsilon: 0.1, propensity: 0.9 + 0.1 / 7, sampled: false, learnable: true,
+  candGreedy: -1, candEpoch: 0, byCandidate: false, ...over,
 });
 
 describe('reward', () => {

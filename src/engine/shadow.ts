@@ -1,0 +1,80 @@
+// What the candidate did in shadow since it was set: the figures the
+// promotion gate reads. All counters start at 0 when a candidate is set.
+//
+// Value estimates: the candidate never served most of the cycles it is judged
+// on, so its value is estimated off-policy from the logged decisions:
+// self-normalised importance sampling (SNIPS), V = Σ w·r / Σ w with
+// w = π_cand(a|x) / μ(a|x), where μ is the logged propensity of the intent
+// taken and π_cand the candidate's own epsilon-greedy probability of it. Its
+// standard error is the delta-method one, sqrt(Σ w²(r − V)²) / Σ w. The
+// incumbent (whatever served: production, or the rules) is judged on-policy:
+// the mean reward of the experiences it logged, with its standard error.
+
+export interface ValueEstimate {
+  value: number | null;
+  stderr: number | null;
+  n: number;
+}
+
+export class ShadowStats {
+  samples = 0;
+  agree = 0;
+  candidateNonFinite = 0;
+  candidateProposedForbidden = 0;
+  incumbentProposals = 0;
+  incumbentProposedForbidden = 0;
+  // SNIPS sums for the candidate.
+  private sw = 0; private swr = 0; private sw2 = 0; private sw2r = 0; private sw2r2 = 0; private nw = 0;
+  // On-policy sums for the incumbent.
+  private n = 0; private sr = 0; private sr2 = 0;
+
+  row(agree: boolean, candForbidden: boolean): void {
+    this.samples++;
+    if (agree) this.agree++;
+    if (candForbidden) this.candidateProposedForbidden++;
+  }
+
+  incumbentProposal(forbidden: boolean): void {
+    this.incumbentProposals++;
+    if (forbidden) this.incumbentProposedForbidden++;
+  }
+
+  /** An experience the candidate could have chosen with probability piCand; mu was the logged one. */
+  offPolicy(reward: number, piCand: number, mu: number): void {
+    const w = piCand / mu;
+    this.nw++;
+    this.sw += w; this.swr += w * reward; this.sw2 += w * w; this.sw2r += w * w * reward; this.sw2r2 += w * w * reward * reward;
+  }
+
+  onPolicy(reward: number): void {
+    this.n++;
+    this.sr += reward;
+    this.sr2 += reward * reward;
+  }
+
+  candidateValue(): ValueEstimate {
+    if (this.sw <= 0) return { value: null, stderr: null, n: this.nw };
+    const v = this.swr / this.sw;
+    const num = Math.max(0, this.sw2r2 - 2 * v * this.sw2r + v * v * this.sw2);
+    return { value: v, stderr: Math.sqrt(num) / this.sw, n: this.nw };
+  }
+
+  incumbentValue(): ValueEstimate {
+    if (this.n === 0) return { value: null, stderr: null, n: 0 };
+    const m = this.sr / this.n;
+    const variance = this.n > 1 ? Math.max(0, (this.sr2 - this.n * m * m) / (this.n - 1)) : 0;
+    return { value: m, stderr: Math.sqrt(variance / this.n), n: this.n };
+  }
+
+  get agreementRate(): number | null {
+    return this.samples > 0 ? this.agree / this.samples : null;
+  }
+
+  get candidateViolationRate(): number | null {
+    return this.samples > 0 ? this.candidateProposedForbidden / this.samples : null;
+  }
+
+  get incumbentViolationRate(): number | null {
+    return this.incumbentProposals > 0 ? this.incumbentProposedForbidden / this.incumbentProposals : null;
+  }
+}

@@ -1,0 +1,101 @@
+// The HEARTBEAT status (PROTOCOL section 5), assembled from the parts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../kernel/host.js';
+import type { Engine } from '../engine/cycle.js';
+import type { Registry } from '../store/registry.js';
+import type { ControlState } from '../store/control-state.js';
+import type { AuditLog } from '../audit/log.js';
+import { gateFigures, type GateConfig } from '../control/gate.js';
+
+let pkgVersion: string | undefined;
+export function packageVersion(): string {
+  if (!pkgVersion) {
+    try {
+      pkgVersion = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+    } catch {
+      pkgVersion = 'unknown';
+    }
+  }
+  return pkgVersion;
+}
+
+export interface HeartbeatParts {
+  engine: Engine;
+  registry: Registry;
+  state: ControlState;
+  audit: AuditLog;
+  auditVerified: boolean;
+  gate: GateConfig;
+  startedAt: number;
+  now: number;
+  /** Extra sections (monitoring windows, alerts) from the monitor, merged over the defaults. */
+  monitoring?: Record<string, unknown>;
+}
+
+export function modelStatus(version: string, s: ControlState): string {
+  if (s.active?.version === version) return 'PRODUCTION';
+  if (s.candidate?.version === version) return 'CANDIDATE';
+  if (s.rollback_stack.some((r) => r.version === version)) return 'ROLLBACK_TARGET';
+  return 'REGISTERED';
+}
+
+export function registryView(reg: Registry, s: ControlState) {
+  return reg.list().map((m) => {
+    const ref = s.active?.version === m.version ? s.active : s.candidate?.version === m.version ? s.candidate : null;
+    const rev = ref ? m.revisions.find((r) => r.revision === ref.revision) ?? m.revisions[m.revisions.length - 1] : m.revisions[m.revisions.length - 1];
+    return {
+      version: m.version, status: modelStatus(m.version, s), architecture: m.architecture, revision: rev.revision,
+      weights_sha256: rev.weights_sha256, created_at: m.created_at, revisions: m.revisions.length,
+    };
+  });
+}
+
+export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
+  const e = p.engine, s = p.state, st = e.stats;
+  const g = gateFigures(e.shadow, p.gate);
+  const frozen = s.lockdown.active;
+  const paused = s.failure.mode === 'SHADOW_LEARNING_PAUSE' || e.control.learningPaused;
+  const cycles = Math.max(1, st.cycles);
+  const metrics = {
+    cycles: st.cycles,
+    survival_rate: st.outcomes > 0 ? st.survived / st.outcomes : null,
+    violation_rate: st.outcomes > 0 ? st.violations / st.outcomes : null,
+    latency_us: st.latencyUs(),
+    intent_distribution: Object.fromEntries(e.intents.names.map((n, i) => [n, st.byIntent[i] / cycles])),
+    evolution: { shadow_sample_size: e.shadow.samples, shadow_agreement_rate: e.shadow.agreementRate, candidate_version: s.candidate?.version ?? null },
+  };
+  return {
+    status: 'OK',
+    version: packageVersion(),
+    uptime_s: Math.round((p.now - p.startedAt) / 100) / 10,
+    active_model: s.active?.version ?? null,
+    active_revision: s.active?.revision ?? null,
+    candidate_model: s.candidate?.version ?? null,
+    canary_ratio: s.canary_ratio,
+    lockdown: { ...s.lockdown },
+    learning_state: frozen ? 'FROZEN' : paused ? 'PAUSED' : 'ACTIVE',
+    model_registry: registryView(p.registry, s),
+    monitoring: { status: st.cycles === 0 ? 'INITIALIZING' : 'OK', alerts: [], recommended_mitigation: null, metrics, ...p.monitoring },
+    online_ml_metrics: {
+      ml_failure_rate: (st.bySource.DISASTER_FALLBACK) / cycles,
+      ml_timeout_rate: e.pool.stats.timeouts / Math.max(1, st.batches),
+      shadow_calls: st.shadowCalls,
+      shadow_divergence_rate: e.shadow.agreementRate === null ? null : 1 - e.shadow.agreementRate,
+      canary_ratio_active: e.control.canaryRatio,
+      canary_calls: st.canaryCalls,
+      candidate_value_estimate: g.candidate_value_estimate,
+      production_value_estimate: g.production_value_estimate,
+      learning_updates: st.learningUpdates,
+      quarantined: st.quarantined,
+      avg_inference_us: st.batches > 0 ? st.kernelMicros / st.batchRows : null,
+      promotion_gate: g,
+    },
+    audit_metrics: { length: p.audit.length, head_hash: p.audit.headHash, verified: p.auditVerified },
+    failure_status: {
+      mode: frozen ? 'LOCKDOWN' : s.failure.mode,
+      incident_count: s.failure.incident_count,
+      last_failure: s.failure.last_failure,
+    },
+  };
+}

@@ -1,0 +1,211 @@
+// The composition root: one data directory, one engine, one control plane.
+// Opens (and locks) the directory, verifies the audit chain, restores the
+// control state into the engine, and routes each message to the engine (a
+// cycle) or the control plane (a command).
+import { readFile } from 'node:fs/promises';
+import { SidecarError } from './errors.js';
+import { engineConfig, controlConfig, type SidecarConfigInput } from './config.js';
+import { Engine } from './engine/cycle.js';
+import type { CycleReply, ErrorReply, FailureEvent } from './engine/types.js';
+import { AuditLog, verifyLogFile } from './audit/log.js';
+import { Registry } from './store/registry.js';
+import { loadState, saveState, type ControlState, type ModelRef } from './store/control-state.js';
+import { dataPaths, acquireLock, type DataPaths } from './store/data-dir.js';
+import { writeFileAtomic } from './store/atomic-file.js';
+import { pack, unpack } from './transport/codec.js';
+import { validateBody, type ModelParams } from './kernel/model.js';
+import { ControlPlane, type CommandReply } from './control/commands.js';
+import { Operators } from './control/operators.js';
+import { heartbeat, registryView } from './monitor/heartbeat.js';
+import type { MemoryQuarantine } from './engine/experience.js';
+
+export interface SidecarOptions {
+  dataDir: string;
+  config?: SidecarConfigInput;
+  operatorsFile?: string;
+  clock?: () => number;
+  allowFaultInjection?: boolean;
+  /** Seconds between checkpoints of the candidate's learned weights (0: only at close). */
+  checkpointEverySec?: number;
+}
+
+export type Reply = CycleReply | ErrorReply | CommandReply;
+
+export class Sidecar {
+  readonly paths: DataPaths;
+  readonly startedAt: number;
+  auditVerified = true;
+  /** Problems met at start-up (unreadable model files, a tampered audit), for HEARTBEAT and the operator. */
+  readonly startupProblems: string[] = [];
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private gateConfig = controlConfig().gate;
+  private closed = false;
+
+  private constructor(
+    readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
+    paths: DataPaths, private readonly unlock: () => Promise<void>, private readonly clock: () => number,
+  ) {
+    this.paths = paths;
+    this.startedAt = clock();
+  }
+
+  static async open(o: SidecarOptions): Promise<Sidecar> {
+    const clock = o.clock ?? Date.now;
+    const paths = dataPaths(o.dataDir);
+    const unlock = await acquireLock(paths);
+    try {
+      return await Sidecar.start(o, paths, unlock, clock);
+    } catch (e) {
+      await unlock();
+      throw e;
+    }
+  }
+
+  private static async start(o: SidecarOptions, paths: DataPaths, unlock: () => Promise<void>, clock: () => number): Promise<Sidecar> {
+    const econf = engineConfig(o.config?.engine);
+    const cconf = controlConfig(o.config?.control);
+    const operators = Operators.fromFile(o.operatorsFile);
+    const registry = await Registry.open(paths.models);
+    let state = await loadState(paths.state);
+    const opened = await AuditLog.open(paths.audit, clock);
+    const failures: FailureEvent[] = [];
+    const engine = await Engine.create({ config: econf, clock, allowFaultInjection: o.allowFaultInjection, onFailure: (f) => failures.push(f) });
+    let sidecar: Sidecar | undefined;
+    const control = new ControlPlane({
+      engine, registry, audit: opened.log, statePath: paths.state, state, operators, config: cconf, clock,
+      queries: {
+        HEARTBEAT: () => sidecar!.heartbeat(),
+        LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
+        GET_MODEL: (req) => sidecar!.getModel(req.version),
+        LIST_INCIDENTS: () => ({ incidents: [] }),
+        VERIFY_AUDIT: async () => {
+          const v = await verifyLogFile(opened.log.path);
+          sidecar!.auditVerified = v.ok;
+          return { verified: v.ok, length: v.length, head_hash: v.head, ...(v.firstBad ? { first_bad: v.firstBad } : {}) };
+        },
+      },
+    });
+    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock);
+    const s = sidecar;
+    s.gateConfig = cconf.gate;
+    for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
+
+    engine.control.lockdown = state.lockdown.active;
+    engine.control.canaryRatio = state.canary_ratio;
+    engine.control.mode = state.failure.mode;
+    await s.loadRole('production', state.active);
+    await s.loadRole('candidate', state.candidate);
+
+    if (opened.tornBytes > 0) {
+      await opened.log.append('AUDIT_TAIL_TRUNCATED', 'system', { bytes: opened.tornBytes, reason: 'the last record was torn by an interrupted write' });
+    }
+    s.auditVerified = opened.verify.ok;
+    if (!opened.verify.ok) {
+      const bad = opened.verify.firstBad!;
+      s.startupProblems.push(`audit chain broken at record ${bad.index + 1} (seq ${bad.seq}): ${bad.reason}`);
+      // Tampering: latch the lockdown before serving a single cycle.
+      engine.control.lockdown = true;
+      if (!state.lockdown.active) {
+        state = { ...state, version: state.version + 1, lockdown: { active: true, since: new Date(clock()).toISOString(), operator_id: 'system', reason: `AUDIT_TAMPER: ${bad.reason} at record ${bad.index + 1}` } };
+        await saveState(paths.state, state);
+        control.state = state;
+      }
+      await opened.log.append('AUDIT_TAMPER', 'system', { first_bad: bad, action: 'lockdown' });
+    }
+    await opened.log.append('STARTUP', 'system', {
+      pid: process.pid, active: state.active, candidate: state.candidate, lockdown: state.lockdown.active,
+      problems: s.startupProblems,
+    });
+    const every = o.checkpointEverySec ?? 30;
+    if (every > 0) {
+      s.checkpointTimer = setInterval(() => { void s.checkpoint().catch(() => {}); }, every * 1000);
+      s.checkpointTimer.unref();
+    }
+    void failures;
+    return s;
+  }
+
+  /** Loads a role's model; a candidate resumes from its checkpoint when one matches. */
+  private async loadRole(role: 'production' | 'candidate', ref: ModelRef | null): Promise<void> {
+    if (!ref) return;
+    try {
+      let params: ModelParams | null = null;
+      if (role === 'candidate') params = await this.readCheckpoint(ref);
+      params ??= await this.registry.read(ref);
+      await this.engine.setModel(role, ref.version, params);
+    } catch (e) {
+      const err = e as SidecarError;
+      this.startupProblems.push(`${role} ${ref.version} revision ${ref.revision} not loaded: ${err.code ?? ''} ${err.message}`);
+    }
+  }
+
+  private async readCheckpoint(ref: ModelRef): Promise<ModelParams | null> {
+    try {
+      const c = unpack(await readFile(this.paths.checkpoint)) as { version: string; revision: number; params: Omit<ModelParams, 'body'> & { body: Uint8Array } };
+      if (c.version !== ref.version || c.revision !== ref.revision) return null;
+      const body = new Float32Array(c.params.body.byteLength / 4);
+      new Uint8Array(body.buffer).set(c.params.body);
+      const p: ModelParams = { shape: c.params.shape, seed: c.params.seed, updates: c.params.updates, body };
+      validateBody(p.shape, p.body);
+      return p;
+    } catch {
+      return null; // no checkpoint, or not a usable one: start from the registered weights
+    }
+  }
+
+  /** Writes the candidate's learned weights, so a restart resumes learning where it was. */
+  async checkpoint(): Promise<void> {
+    const ref = this.control.state.candidate;
+    if (!ref || this.closed) return;
+    const p = await this.engine.snapshotCandidate();
+    if (!p || this.engine.candidateVersion !== ref.version) return;
+    const body = new Uint8Array(p.body.buffer, p.body.byteOffset, p.body.byteLength);
+    await writeFileAtomic(this.paths.checkpoint, pack({ version: ref.version, revision: ref.revision, params: { ...p, body } }));
+  }
+
+  /** One request: a command (string `type`), a cycle (object `state`), or a batch of cycles. */
+  async handle(msg: unknown, bearer?: string): Promise<Reply> {
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
+    const m = msg as Record<string, unknown>;
+    if (typeof m.type === 'string') return this.control.handle(m, bearer);
+    if (m.type === undefined && typeof m.state === 'object' && m.state !== null) return this.engine.cycle(m);
+    if (m.type === undefined && m.state !== undefined) return this.engine.cycle(m); // E_BAD_STATE from the engine
+    return unknownMessage();
+  }
+
+  heartbeat(): Record<string, unknown> {
+    return heartbeat({
+      engine: this.engine, registry: this.registry, state: this.control.state, audit: this.audit, auditVerified: this.auditVerified,
+      gate: this.gateConfig, startedAt: this.startedAt, now: this.clock(),
+      ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
+    });
+  }
+
+  private getModel(version: unknown): Record<string, unknown> {
+    if (typeof version !== 'string') throw new SidecarError('E_BAD_COMMAND', 'version must be a string');
+    const m = this.registry.get(version);
+    if (!m) throw new SidecarError('E_UNKNOWN_MODEL', `model ${version} is not registered`);
+    const view = registryView(this.registry, this.control.state).find((v) => v.version === version);
+    return { model: { ...view, metadata: m.metadata, revisions: m.revisions } };
+  }
+
+  get quarantine(): MemoryQuarantine {
+    return this.engine.quarantine as MemoryQuarantine;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    await this.engine.drain();
+    await this.checkpoint().catch(() => {});
+    this.closed = true;
+    await this.audit.append('SHUTDOWN', 'system', { cycles: this.engine.stats.cycles }).catch(() => {});
+    await this.engine.close();
+    await this.audit.close();
+    await this.unlock();
+  }
+}
+
+function unknownMessage(): ErrorReply {
+  return { status: 'ERROR', error: { code: 'E_UNKNOWN_MESSAGE', message: 'a request needs a string `type` (a command) or a `state` object (a cycle)' } };
+}

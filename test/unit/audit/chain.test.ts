@@ -1,0 +1,83 @@
+// The tamper matrix on a small log: every record × {byte flip, deletion,
+// reorder, insertion} is detected, and the first bad record is named.
+import { describe, it, expect } from 'vitest';
+import { seal, verifyChain, canonical, GENESIS, type AuditRecord } from '../../../src/audit/chain.js';
+
+function makeLog(n: number): AuditRecord[] {
+  const out: AuditRecord[] = [];
+  let prev = GENESIS;
+  for (let i = 1; i <= n; i++) {
+    const r = seal({ seq: i, ts: `2026-11-26T00:00:0${i % 10}Z`, kind: 'COMMAND', operator_id: `Op-${i % 3}`, payload: { type: 'HEARTBEAT', n: i, nested: { b: 2, a: [1, 'x'] } }, prev });
+    out.push(r);
+    prev = r.hash;
+  }
+  return out;
+}
+
+/** Flips one bit of one byte of the record's JSON line and parses it back (a flip that breaks the JSON is a string). */
+function flip(r: AuditRecord, byte: number): unknown {
+  const line = Buffer.from(JSON.stringify(r));
+  line[byte % line.length] ^= 0x01;
+  try { return JSON.parse(line.toString('latin1')); } catch { return line.toString('latin1'); }
+}
+
+describe('audit chain', () => {
+  const N = 8;
+  const log = makeLog(N);
+
+  it('verifies an intact log and reports its head', () => {
+    const v = verifyChain(log);
+    expect(v).toMatchObject({ ok: true, length: N, head: log[N - 1].hash });
+  });
+
+  it('encodes canonically: key order does not change a hash', () => {
+    expect(canonical({ b: 1, a: { d: [1, { z: 0, y: 1 }], c: null } })).toBe('{"a":{"c":null,"d":[1,{"y":1,"z":0}]},"b":1}');
+  });
+
+  for (let i = 0; i < N; i++) {
+    it(`detects a byte flip anywhere in record ${i + 1} and names it`, () => {
+      const len = JSON.stringify(log[i]).length;
+      for (let b = 0; b < len; b += 7) {
+        const t = [...log];
+        t[i] = flip(log[i], b) as AuditRecord;
+        if (JSON.stringify(t[i]) === JSON.stringify(log[i])) continue; // a flip inside an escape can round-trip; none here, but be exact
+        const v = verifyChain(t);
+        expect(v.ok, `flip at byte ${b}`).toBe(false);
+        expect(v.firstBad!.index).toBe(i);
+      }
+    });
+
+    it(`detects the deletion of record ${i + 1}`, () => {
+      const t = log.filter((_, j) => j !== i);
+      const v = verifyChain(t);
+      if (i === N - 1) {
+        // Cutting the last record leaves a valid shorter chain: only the head
+        // (length and hash, which HEARTBEAT and every reply publish) shows it.
+        expect(v.ok).toBe(true);
+        expect(v.head).not.toBe(log[N - 1].hash);
+        expect(v.length).toBe(N - 1);
+      } else {
+        expect(v.ok).toBe(false);
+        expect(v.firstBad!.index).toBe(i);
+      }
+    });
+
+    if (i < N - 1) {
+      it(`detects swapping records ${i + 1} and ${i + 2}`, () => {
+        const t = [...log];
+        [t[i], t[i + 1]] = [t[i + 1], t[i]];
+        const v = verifyChain(t);
+        expect(v.ok).toBe(false);
+        expect(v.firstBad!.index).toBe(i);
+      });
+    }
+
+    it(`detects an insertion before record ${i + 1}, even a well-formed re-sealed one`, () => {
+      const forged = seal({ seq: i + 1, ts: 'x', kind: 'COMMAND', operator_id: 'mallory', payload: {}, prev: i === 0 ? GENESIS : log[i - 1].hash });
+      const t = [...log.slice(0, i), forged, ...log.slice(i)];
+      const v = verifyChain(t);
+      expect(v.ok).toBe(false);
+      expect(v.firstBad!.index).toBe(i + 1); // the forged record chains; the original after it no longer does
+    });
+  }
+});

@@ -1,0 +1,111 @@
+// Every command in every state, as a table: the pure transition's verdict
+// (accepted with which effects, or the refusal code).
+import { describe, it, expect } from 'vitest';
+import { transition, needsConfirmation, type Command } from '../../../src/control/lifecycle.js';
+import { initialState, type ControlState } from '../../../src/store/control-state.js';
+import type { GateVerdict } from '../../../src/control/gate.js';
+
+const PASS: GateVerdict = { pass: true, failures: [], figures: {} as GateVerdict['figures'] };
+const FAIL: GateVerdict = { pass: false, failures: ['shadow_sample_size 10 < min_shadow_cycles 1000'], figures: { shadow_sample_size: 10 } as GateVerdict['figures'] };
+const revs: Record<string, number> = { A: 0, B: 1, C: 0 };
+const ctx = (gate: GateVerdict = PASS) => ({ now: '2026-11-26T10:00:00Z', operator: 'Op-01', canaryCap: 0.1, latestRevision: (v: string) => revs[v] ?? -1, gate });
+
+const S0 = initialState();
+const withCand: ControlState = { ...S0, version: 3, candidate: { version: 'B', revision: 1 } };
+const prodAndCand: ControlState = { ...S0, version: 5, active: { version: 'A', revision: 0 }, candidate: { version: 'B', revision: 1 }, canary_ratio: 0.05,
+  rollback_stack: [{ version: 'C', revision: 0 }] };
+const locked: ControlState = { ...prodAndCand, lockdown: { active: true, since: 't', operator_id: 'Op-02', reason: 'x' } };
+const safeMode: ControlState = { ...prodAndCand, failure: { mode: 'SAFE_MODE', since: 't', last_failure: null, incident_count: 1 } };
+const states: Record<string, ControlState> = { empty: S0, candidate: withCand, production: prodAndCand, lockdown: locked, safe_mode: safeMode };
+
+const commands: Record<string, Command> = {
+  register_new: { type: 'REGISTER_MODEL', version: 'D' },
+  register_dup: { type: 'REGISTER_MODEL', version: 'A' },
+  register_bad_id: { type: 'REGISTER_MODEL', version: '-bad' },
+  candidate_B: { type: 'SET_CANDIDATE_MODEL', version: 'B' },
+  candidate_A: { type: 'SET_CANDIDATE_MODEL', version: 'A' },
+  candidate_unknown: { type: 'SET_CANDIDATE_MODEL', version: 'Z' },
+  canary_low: { type: 'SET_CANARY_RATIO', ratio: 0.05, bypass_safety_cap: false },
+  canary_high: { type: 'SET_CANARY_RATIO', ratio: 0.5, bypass_safety_cap: false },
+  canary_high_bypass: { type: 'SET_CANARY_RATIO', ratio: 0.5, bypass_safety_cap: true },
+  promote: { type: 'PROMOTE_CANDIDATE', force: false },
+  promote_force: { type: 'PROMOTE_CANDIDATE', force: true },
+  rollback: { type: 'ROLLBACK_MODEL' },
+  lockdown: { type: 'EMERGENCY_LOCKDOWN', reason: 'test' },
+  unrelease: { type: 'UNRELEASE_LOCKDOWN' },
+  reset: { type: 'RESET_FAILURE_STATUS' },
+};
+
+// Expected outcome per command per state: 'ok' or the refusal code.
+const table: Record<string, Record<string, string>> = {
+  register_new: { empty: 'ok', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  register_dup: { empty: 'E_DUPLICATE_VERSION', candidate: 'E_DUPLICATE_VERSION', production: 'E_DUPLICATE_VERSION', lockdown: 'E_LOCKDOWN', safe_mode: 'E_DUPLICATE_VERSION' },
+  register_bad_id: { empty: 'E_BAD_VERSION', candidate: 'E_BAD_VERSION', production: 'E_BAD_VERSION', lockdown: 'E_LOCKDOWN', safe_mode: 'E_BAD_VERSION' },
+  candidate_B: { empty: 'ok', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  candidate_A: { empty: 'ok', candidate: 'ok', production: 'E_ALREADY_PRODUCTION', lockdown: 'E_LOCKDOWN', safe_mode: 'E_ALREADY_PRODUCTION' },
+  candidate_unknown: { empty: 'E_UNKNOWN_MODEL', candidate: 'E_UNKNOWN_MODEL', production: 'E_UNKNOWN_MODEL', lockdown: 'E_LOCKDOWN', safe_mode: 'E_UNKNOWN_MODEL' },
+  canary_low: { empty: 'E_NO_CANDIDATE', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  canary_high: { empty: 'E_NO_CANDIDATE', candidate: 'E_CANARY_CAP', production: 'E_CANARY_CAP', lockdown: 'E_LOCKDOWN', safe_mode: 'E_CANARY_CAP' },
+  canary_high_bypass: { empty: 'E_NO_CANDIDATE', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  promote: { empty: 'E_NO_CANDIDATE', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  promote_force: { empty: 'E_NO_CANDIDATE', candidate: 'ok', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  rollback: { empty: 'E_NO_ROLLBACK_TARGET', candidate: 'E_NO_ROLLBACK_TARGET', production: 'ok', lockdown: 'E_LOCKDOWN', safe_mode: 'ok' },
+  lockdown: { empty: 'ok', candidate: 'ok', production: 'ok', lockdown: 'ok', safe_mode: 'ok' },
+  unrelease: { empty: 'E_NOT_LOCKED', candidate: 'E_NOT_LOCKED', production: 'E_NOT_LOCKED', lockdown: 'ok', safe_mode: 'E_NOT_LOCKED' },
+  reset: { empty: 'E_ALREADY_NORMAL', candidate: 'E_ALREADY_NORMAL', production: 'E_ALREADY_NORMAL', lockdown: 'E_ALREADY_NORMAL', safe_mode: 'ok' },
+};
+
+describe('lifecycle transition table', () => {
+  for (const [cname, cmd] of Object.entries(commands)) {
+    for (const [sname, s] of Object.entries(states)) {
+      it(`${cname} in ${sname} → ${table[cname][sname]}`, () => {
+        const frozen = JSON.stringify(s);
+        const t = transition(s, cmd, ctx());
+        expect(t.ok ? 'ok' : t.code).toBe(table[cname][sname]);
+        expect(JSON.stringify(s)).toBe(frozen); // pure: the input state is never changed
+        if (t.ok && t.next !== s) expect(t.next.version).toBe(s.version + 1);
+        if (t.ok && t.effects.some((e) => e.kind !== 'write_registered')) expect(t.effects.at(-1)).toEqual({ kind: 'persist' });
+      });
+    }
+  }
+});
+
+describe('lifecycle semantics', () => {
+  it('promotion freezes the candidate into a new revision, pushes production, clears candidate and canary', () => {
+    const t = transition(prodAndCand, commands.promote, ctx());
+    expect(t.ok).toBe(true);
+    if (!t.ok) return;
+    expect(t.next.active).toEqual({ version: 'B', revision: 2 });
+    expect(t.next.rollback_stack).toEqual([{ version: 'C', revision: 0 }, { version: 'A', revision: 0 }]);
+    expect(t.next.candidate).toBeNull();
+    expect(t.next.canary_ratio).toBe(0);
+    expect(t.effects[0]).toEqual({ kind: 'freeze_candidate', into: { version: 'B', revision: 2 } });
+  });
+
+  it('the gate refuses with E_GATE and its failing figures; force skips it', () => {
+    const t = transition(prodAndCand, commands.promote, ctx(FAIL));
+    expect(t).toMatchObject({ ok: false, code: 'E_GATE', details: { gate: { shadow_sample_size: 10 } } });
+    expect(transition(prodAndCand, commands.promote_force, ctx(FAIL)).ok).toBe(true);
+  });
+
+  it('rollback is a stack: two rollbacks go two versions back, never ping-pong', () => {
+    const s: ControlState = { ...S0, active: { version: 'C', revision: 0 }, rollback_stack: [{ version: 'A', revision: 0 }, { version: 'B', revision: 1 }] };
+    const t1 = transition(s, commands.rollback, ctx());
+    if (!t1.ok) throw new Error('rollback 1');
+    expect(t1.next.active).toEqual({ version: 'B', revision: 1 });
+    const t2 = transition(t1.next, commands.rollback, ctx());
+    if (!t2.ok) throw new Error('rollback 2');
+    expect(t2.next.active).toEqual({ version: 'A', revision: 0 });
+    expect(transition(t2.next, commands.rollback, ctx())).toMatchObject({ ok: false, code: 'E_NO_ROLLBACK_TARGET' });
+  });
+
+  it('a new candidate starts with no canary traffic', () => {
+    const t = transition(prodAndCand, { type: 'SET_CANDIDATE_MODEL', version: 'C' }, ctx());
+    expect(t.ok && t.next.canary_ratio).toBe(0);
+  });
+
+  it('needs confirmation for promote, rollback, release, reset, and a canary above the cap', () => {
+    expect(Object.entries(commands).filter(([, c]) => needsConfirmation(c, 0.1)).map(([n]) => n).sort())
+      .toEqual(['canary_high', 'canary_high_bypass', 'promote', 'promote_force', 'reset', 'rollback', 'unrelease']);
+  });
+});
