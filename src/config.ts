@@ -15,6 +15,8 @@ export interface LearningConfig {
   iw_clip: number;
   /** Gradient norm is clipped to this. */
   grad_clip: number;
+  /** Teach the candidate that intents the safety rules forbid cost a violation (see cycle.ts). */
+  safety_shaping: boolean;
 }
 
 export interface ExplorationConfig {
@@ -54,6 +56,8 @@ export interface EngineConfig {
   max_queue: number;
   /** Agent streams kept (least recently seen evicted beyond). */
   max_agents: number;
+  /** Cycles in the sliding windows of rates (shadow proposed-violation rates; monitoring). */
+  shadow_window: number;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
@@ -62,7 +66,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   safety_rules: DEFAULT_SAFETY_RULES,
   rules_policy: DEFAULT_RULES_POLICY,
   reward: DEFAULT_REWARD,
-  learning: { lr: 0.05, l2: 1e-5, iw_clip: 10, grad_clip: 10 },
+  learning: { lr: 0.05, l2: 1e-5, iw_clip: 10, grad_clip: 10, safety_shaping: true },
   exploration: { epsilon: 0.05, temperature: 1, mode: 'epsilon-greedy', seed: 0x5eed },
   min_confidence: 0,
   stale_after_s: 0,
@@ -72,6 +76,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   batch_timeout_ms: 25,
   max_queue: 65_536,
   max_agents: 100_000,
+  shadow_window: 1000,
 };
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends Array<unknown> ? T[K] : T[K] extends object ? DeepPartial<T[K]> : T[K] };
@@ -103,6 +108,7 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
   finite(c.learning.l2, 'learning.l2', 0, 1);
   finite(c.learning.iw_clip, 'learning.iw_clip', 1, 1e6);
   finite(c.learning.grad_clip, 'learning.grad_clip', 1e-6, 1e6);
+  if (typeof c.learning.safety_shaping !== 'boolean') throw new SidecarError('E_CONFIG', 'learning.safety_shaping must be true or false');
   finite(c.exploration.epsilon, 'exploration.epsilon', 0, 1);
   finite(c.exploration.temperature, 'exploration.temperature', 1e-3, 1e3);
   if (c.exploration.mode !== 'epsilon-greedy' && c.exploration.mode !== 'softmax') throw new SidecarError('E_CONFIG', 'exploration.mode must be epsilon-greedy or softmax');
@@ -115,6 +121,7 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
   finite(c.batch_timeout_ms, 'batch_timeout_ms', 1, 60_000);
   integer(c.max_queue, 'max_queue', 1, 10_000_000);
   integer(c.max_agents, 'max_agents', 1, 100_000_000);
+  integer(c.shadow_window, 'shadow_window', 10, 1_000_000);
   return c;
 }
 

@@ -18,6 +18,8 @@ export interface GateFigures {
   candidate_value_estimate: number | null;
   candidate_value_stderr: number | null;
   candidate_value_samples: number;
+  /** Effective sample size of the importance weights: how many logged decisions the estimate is really worth. */
+  candidate_value_ess: number;
   production_value_estimate: number | null;
   production_value_stderr: number | null;
   production_value_samples: number;
@@ -36,7 +38,7 @@ export function gateFigures(s: ShadowStats, cfg: GateConfig): GateFigures {
   const c = s.candidateValue(), p = s.incumbentValue();
   return {
     shadow_sample_size: s.samples, min_shadow_cycles: cfg.min_shadow_cycles,
-    candidate_value_estimate: c.value, candidate_value_stderr: c.stderr, candidate_value_samples: c.n,
+    candidate_value_estimate: c.value, candidate_value_stderr: c.stderr, candidate_value_samples: c.n, candidate_value_ess: Math.round(c.ess * 10) / 10,
     production_value_estimate: p.value, production_value_stderr: p.stderr, production_value_samples: p.n,
     candidate_violation_rate: s.candidateViolationRate, production_violation_rate: s.incumbentViolationRate,
     candidate_non_finite: s.candidateNonFinite,

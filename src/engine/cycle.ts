@@ -18,6 +18,7 @@
 import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
 import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, CTRL_STRIDE, C_MASK, C_PREF, C_KEY, EXP_TAIL, E_ACTION, E_REWARD, E_PROPENSITY, E_STATUS, STATUS_OK, scratchWords } from '../kernel/layout.js';
 import type { ModelParams } from '../kernel/model.js';
+import type { Mem } from '../kernel/reference.js';
 import { KernelPool } from '../pool/pool.js';
 import type { BatchOutcome, BatchTask } from '../pool/messages.js';
 import { StateSchema } from './state-schema.js';
@@ -82,7 +83,7 @@ export class Engine {
   readonly pool: KernelPool;
   readonly stats: EngineStats;
   /** The candidate's shadow record since it was set (the promotion gate's evidence). */
-  shadow = new ShadowStats();
+  shadow: ShadowStats;
   /** Grows with every candidate change, so experiences logged under another candidate are not credited to this one. */
   private candEpoch = 0;
   readonly quarantine: QuarantineSink;
@@ -103,6 +104,9 @@ export class Engine {
   private prod: ResidentModel | null = null;
   private cand: ResidentModel | null = null;
   private closed = false;
+  /** Per experience row of the batch in flight: 0 an outcome, 1 safety shaping. */
+  private readonly expKind: Uint8Array;
+  private readonly shapingReward: number;
   private readonly outcome: Outcome = { alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 };
 
   private constructor(opts: EngineOptions) {
@@ -124,12 +128,16 @@ export class Engine {
       threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms,
       stealAfterUs: this.config.pool_steal_us, allowFaultInjection: opts.allowFaultInjection,
     });
+    this.shadow = new ShadowStats(this.config.shadow_window);
     this.dp = pad4(this.schema.dim);
+    this.expKind = new Uint8Array(this.config.max_batch * (1 + this.intents.count));
+    this.shapingReward = Math.max(-this.config.reward.clip, Math.min(this.config.reward.clip, this.config.reward.violation));
     const cap = this.config.max_batch, a = this.pool.arena;
     this.slot = {
       feats: a.alloc(cap * this.dp * 4), ctrl: a.alloc(cap * CTRL_STRIDE * 4),
       prodOut: a.alloc(cap * OUT_STRIDE * 4), candOut: a.alloc(cap * OUT_STRIDE * 4),
-      exps: a.alloc(cap * (this.dp + EXP_TAIL) * 4), scratch: 0, scratchBytes: 0,
+      // Room for one experience per row plus one safety-shaping row per intent.
+      exps: a.alloc(cap * (1 + this.intents.count) * (this.dp + EXP_TAIL) * 4), scratch: 0, scratchBytes: 0,
     };
   }
 
@@ -195,7 +203,7 @@ export class Engine {
       if (old) unloadResident(this.pool, old);
       if (role === 'candidate') {
         this.stats.resetShadow();
-        this.shadow = new ShadowStats();
+        this.shadow = new ShadowStats(this.config.shadow_window);
         this.candEpoch++;
       }
     });
@@ -280,7 +288,6 @@ export class Engine {
 
   private dispatch(): void {
     const rows: Pending[] = [];
-    const closings: Closing[] = [];
     const epoch = ++this.epoch;
     const cap = this.config.max_batch;
     const m = this.pool.kernel.views();
@@ -300,16 +307,26 @@ export class Engine {
       m.i[c + C_PREF] = p.verdict.pref;
       m.u[c + C_KEY] = p.cycleId >>> 0;
       const closing = closeExperience(p.intentTaken, p.result, p.stream.prev, this.intents, this.config.reward, this.outcome);
-      closings.push(closing);
       this.account(p, closing);
-      if (closing.kind === 'learn' && learning) {
-        const e = (s.exps >> 2) + nExp * estride;
-        m.f.set(closing.prev.features, e);
-        m.i[e + dp + E_ACTION] = closing.action;
-        m.f[e + dp + E_REWARD] = closing.reward;
-        m.f[e + dp + E_PROPENSITY] = closing.propensity;
-        m.i[e + dp + E_STATUS] = -1;
-        nExp++;
+      if (!learning) continue;
+      if (closing.kind === 'learn') {
+        this.writeExp(m, nExp++, closing.prev.features, closing.action, closing.reward, closing.propensity);
+        this.expKind[nExp - 1] = 0;
+      }
+      // Safety shaping: an intent the rules forbid here is never served, so
+      // no outcome would ever teach the candidate that it is bad here; teach
+      // it directly, as if it had been tried and cost a violation. Without
+      // this a candidate keeps proposing forbidden intents in states where
+      // the rules apply, and the promotion gate (proposed-violation rate)
+      // could never pass.
+      const forbidden = (this.intents.allMask & ~p.verdict.mask) >>> 0;
+      if (forbidden !== 0 && this.config.learning.safety_shaping) {
+        for (let j = 0; j < this.intents.count; j++) {
+          if ((forbidden >>> j) & 1) {
+            this.writeExp(m, nExp++, p.features, j, this.shapingReward, 1);
+            this.expKind[nExp - 1] = 1;
+          }
+        }
       }
     }
     if (this.head === this.queue.length) { this.queue = []; this.head = 0; }
@@ -326,6 +343,16 @@ export class Engine {
     this.inFlight = true;
     const hasProd = this.prod !== null, hasCand = this.cand !== null;
     void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
+  }
+
+  private writeExp(m: Mem, at: number, features: Float32Array, action: number, reward: number, propensity: number): void {
+    const dp = this.dp;
+    const e = (this.slot.exps >> 2) + at * (dp + EXP_TAIL);
+    m.f.set(features, e);
+    m.i[e + dp + E_ACTION] = action;
+    m.f[e + dp + E_REWARD] = reward;
+    m.f[e + dp + E_PROPENSITY] = propensity;
+    m.i[e + dp + E_STATUS] = -1;
   }
 
   /** Counts outcomes and sends invalid experiences to quarantine (before learning). */
@@ -358,8 +385,10 @@ export class Engine {
       if (nExp > 0) {
         const estride = this.dp + EXP_TAIL;
         for (let i = 0; i < nExp; i++) {
-          if (m.i[(s.exps >> 2) + i * estride + this.dp + E_STATUS] === STATUS_OK) this.stats.learningUpdates++;
-          else this.stats.updatesRejected++;
+          const ok = m.i[(s.exps >> 2) + i * estride + this.dp + E_STATUS] === STATUS_OK;
+          if (!ok) this.stats.updatesRejected++;
+          else if (this.expKind[i] === 0) this.stats.learningUpdates++;
+          else this.stats.shapingUpdates++;
         }
         if (outcome.result.updBad > 0) {
           this.onFailure({ type: 'CORRUPTION_NAN', detail: `${outcome.result.updBad} candidate update(s) would have made a weight non-finite; weights kept` });

@@ -16,13 +16,40 @@ export interface ValueEstimate {
   n: number;
 }
 
+/** Share of 1s among the last `size` bits pushed. */
+class BitWindow {
+  private readonly bits: Uint8Array;
+  private n = 0;
+  private ones = 0;
+  constructor(size: number) {
+    this.bits = new Uint8Array(size);
+  }
+  push(b: boolean): void {
+    const i = this.n % this.bits.length;
+    if (this.n >= this.bits.length) this.ones -= this.bits[i];
+    this.bits[i] = b ? 1 : 0;
+    this.ones += this.bits[i];
+    this.n++;
+  }
+  get rate(): number | null {
+    const len = Math.min(this.n, this.bits.length);
+    return len > 0 ? this.ones / len : null;
+  }
+}
+
 export class ShadowStats {
   samples = 0;
   agree = 0;
   candidateNonFinite = 0;
-  candidateProposedForbidden = 0;
-  incumbentProposals = 0;
-  incumbentProposedForbidden = 0;
+  // Proposed-violation rates over the last `window` shadow cycles: a
+  // candidate is judged on how it behaves now, not on its first steps.
+  private readonly candForbidden: BitWindow;
+  private readonly incForbidden: BitWindow;
+
+  constructor(window = 1000) {
+    this.candForbidden = new BitWindow(window);
+    this.incForbidden = new BitWindow(window);
+  }
   // SNIPS sums for the candidate.
   private sw = 0; private swr = 0; private sw2 = 0; private sw2r = 0; private sw2r2 = 0; private nw = 0;
   // On-policy sums for the incumbent.
@@ -31,12 +58,11 @@ export class ShadowStats {
   row(agree: boolean, candForbidden: boolean): void {
     this.samples++;
     if (agree) this.agree++;
-    if (candForbidden) this.candidateProposedForbidden++;
+    this.candForbidden.push(candForbidden);
   }
 
   incumbentProposal(forbidden: boolean): void {
-    this.incumbentProposals++;
-    if (forbidden) this.incumbentProposedForbidden++;
+    this.incForbidden.push(forbidden);
   }
 
   /** An experience the candidate could have chosen with probability piCand; mu was the logged one. */
@@ -52,11 +78,23 @@ export class ShadowStats {
     this.sr2 += reward * reward;
   }
 
-  candidateValue(): ValueEstimate {
-    if (this.sw <= 0) return { value: null, stderr: null, n: this.nw };
+  candidateValue(): ValueEstimate & { ess: number } {
+    if (this.sw <= 0) return { value: null, stderr: null, n: this.nw, ess: 0 };
     const v = this.swr / this.sw;
     const num = Math.max(0, this.sw2r2 - 2 * v * this.sw2r + v * v * this.sw2);
-    return { value: v, stderr: Math.sqrt(num) / this.sw, n: this.nw };
+    // With little overlap between the candidate and the logged decisions a
+    // few large weights carry the estimate, and the delta-method error can
+    // look small by luck. Never claim more precision than the effective
+    // sample size (Σw)²/Σw² allows for the observed spread of rewards.
+    const ess = (this.sw * this.sw) / this.sw2;
+    const spread = Math.sqrt(Math.max(this.incumbentVariance(), 1e-12));
+    return { value: v, stderr: Math.max(Math.sqrt(num) / this.sw, spread / Math.sqrt(ess)), n: this.nw, ess };
+  }
+
+  private incumbentVariance(): number {
+    if (this.n < 2) return 0;
+    const m = this.sr / this.n;
+    return Math.max(0, (this.sr2 - this.n * m * m) / (this.n - 1));
   }
 
   incumbentValue(): ValueEstimate {
@@ -71,10 +109,10 @@ export class ShadowStats {
   }
 
   get candidateViolationRate(): number | null {
-    return this.samples > 0 ? this.candidateProposedForbidden / this.samples : null;
+    return this.candForbidden.rate;
   }
 
   get incumbentViolationRate(): number | null {
-    return this.incumbentProposals > 0 ? this.incumbentProposedForbidden / this.incumbentProposals : null;
+    return this.incForbidden.rate;
   }
 }

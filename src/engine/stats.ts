@@ -16,6 +16,8 @@ export class EngineStats {
   batchRows = 0;
   kernelMicros = 0;
   learningUpdates = 0;
+  /** Updates that taught the candidate what the safety rules forbid (not outcomes). */
+  shapingUpdates = 0;
   updatesRejected = 0;
   quarantined = 0;
   candidateNonFinite = 0;

@@ -1,0 +1,38 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const SCRIPT = fileURLToPath(new URL('../fixtures/sidecar-child.mjs', import.meta.url));
+
+/** A sidecar child process speaking one JSON line per request. */
+export class Child {
+  readonly proc: ChildProcess;
+  private lines: string[] = [];
+  private waiters: Array<(l: string) => void> = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(dataDir: string) {
+    this.proc = spawn(process.execPath, [SCRIPT, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      const w = this.waiters.shift();
+      if (w) w(l); else this.lines.push(l);
+    });
+    this.exited = new Promise((r) => this.proc.on('exit', (code) => r(code)));
+  }
+
+  next(): Promise<Record<string, unknown>> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(JSON.parse(l));
+    return new Promise((r) => this.waiters.push((x) => r(JSON.parse(x))));
+  }
+
+  async send(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.proc.stdin!.write(JSON.stringify(req) + '\n');
+    return this.next();
+  }
+
+  kill9(): Promise<number | null> {
+    this.proc.kill('SIGKILL');
+    return this.exited;
+  }
+}
