@@ -15,7 +15,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarError } from '../errors.js';
 import { ensureDir, fsyncDir } from '../store/atomic-file.js';
-import { GENESIS, seal, verifyChain, type AuditRecord, type VerifyResult } from './chain.js';
+import { GENESIS, seal, verifyChain, verifyChainAsync, type AuditRecord, type VerifyResult } from './chain.js';
 
 export interface OpenedLog {
   log: AuditLog;
@@ -159,7 +159,7 @@ export async function verifyLogFile(path: string): Promise<VerifyResult & { reco
   }
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const records = parseLines(complete);
-  return { ...verifyChain(records), records: records as AuditRecord[] };
+  return { ...(await verifyChainAsync(records)), records: records as AuditRecord[] };
 }
 
 export { GENESIS };

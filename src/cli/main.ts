@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // The `shadowpath` command. One file per subcommand; this one dispatches.
 import { demo, DEMO_HELP } from './demo.js';
+import { auditCommand, AUDIT_HELP } from './audit.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
 commands:
-  demo      run the engine in-process against synthetic agents, with a live status line
+  demo          run the engine in-process against synthetic agents, with a live status line
+  audit verify  verify a data directory's audit chain offline
 
 Run \`shadowpath <command> --help\` for a command's options.`;
 
@@ -19,6 +21,9 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);
+    case 'audit':
+      if (rest.includes('--help') || rest.length === 0) { console.log(AUDIT_HELP); return rest.length === 0 ? 2 : 0; }
+      return auditCommand(rest);
     default:
       console.error(`shadowpath: unknown command "${cmd}" (see shadowpath --help)`);
       return 2;
