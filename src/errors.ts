@@ -49,6 +49,13 @@ export const ERROR_CODES = {
   E_TOKEN_SAME_OPERATOR: { status: 'REJECTED', http: 409, what: 'two-person rule: the confirming operator must differ from the requesting one' },
   E_TOKEN_STATE: { status: 'REJECTED', http: 409, what: 'the control state changed since the confirmation token was issued' },
   E_INTERNAL: { status: 'ERROR', http: 500, what: 'an unexpected internal error (a bug): the message says where' },
+  E_TOO_LARGE: { status: 'ERROR', http: 413, what: 'a request (line, frame or body) over the size limit (default 1 MiB); a stream is closed after the reply' },
+  E_TOO_DEEP: { status: 'ERROR', http: 400, what: 'a request nested deeper than the limit (default 32)' },
+  E_BAD_JSON: { status: 'ERROR', http: 400, what: 'a request that is not valid JSON (or not UTF-8); a stream is closed after the reply' },
+  E_BAD_MSGPACK: { status: 'ERROR', http: 400, what: 'a binary frame that is not one valid MessagePack object; the stream is closed after the reply' },
+  E_NOT_FOUND: { status: 'ERROR', http: 404, what: 'an HTTP path or method the server does not serve' },
+  E_TOO_MANY_CONNECTIONS: { status: 'REJECTED', http: 503, what: 'the connection limit is reached; the new connection is closed after this reply' },
+  E_SHUTTING_DOWN: { status: 'REJECTED', http: 503, what: 'the server is shutting down and takes no new requests' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -31,6 +31,9 @@ export interface SidecarOptions {
 
 export type Reply = CycleReply | ErrorReply | CommandReply;
 
+/** Cycles in one `{"cycles": [...]}` request at most. */
+export const MAX_BATCH = 4096;
+
 export class Sidecar {
   readonly paths: DataPaths;
   readonly startedAt: number;
@@ -168,9 +171,17 @@ export class Sidecar {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
     const m = msg as Record<string, unknown>;
     if (typeof m.type === 'string') return this.control.handle(m, bearer);
+    if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
     if (m.type === undefined && typeof m.state === 'object' && m.state !== null) return this.engine.cycle(m);
     if (m.type === undefined && m.state !== undefined) return this.engine.cycle(m); // E_BAD_STATE from the engine
     return unknownMessage();
+  }
+
+  /** `{"cycles": [...]}`: every cycle answered, in order. */
+  private async batch(cycles: unknown[]): Promise<Reply> {
+    if (cycles.length > MAX_BATCH) return { status: 'ERROR', error: { code: 'E_BAD_CYCLE', message: `a batch holds at most ${MAX_BATCH} cycles` } };
+    const replies = await Promise.all(cycles.map((c) => this.engine.cycle(c)));
+    return { status: 'OK', replies } as unknown as Reply;
   }
 
   heartbeat(): Record<string, unknown> {

@@ -1,0 +1,67 @@
+// A running sidecar: the data directory and engine (Sidecar) behind the TCP
+// and HTTP transports. Used by `shadowpath serve`, `npm start` and the
+// end-to-end tests.
+import { Sidecar, type SidecarOptions } from './sidecar.js';
+import { TcpServer } from './transport/tcp.js';
+import { HttpServer } from './transport/http.js';
+import { DEFAULT_LIMITS, type Limits } from './transport/framing.js';
+
+export interface ServerOptions extends SidecarOptions {
+  host?: string;
+  /** 0 picks a free port; null disables the transport. */
+  tcpPort?: number | null;
+  httpPort?: number | null;
+  limits?: Partial<Limits>;
+  maxConnections?: number;
+  maxInFlightPerConnection?: number;
+}
+
+export interface RunningServer {
+  sidecar: Sidecar;
+  tcp: TcpServer | null;
+  http: HttpServer | null;
+  tcpPort: number | null;
+  httpPort: number | null;
+  host: string;
+  /** Stops accepting, answers what is in flight, flushes the audit and state. */
+  close(): Promise<void>;
+}
+
+export async function startServer(o: ServerOptions): Promise<RunningServer> {
+  const host = o.host ?? '127.0.0.1';
+  const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const sidecar = await Sidecar.open(o);
+  let tcp: TcpServer | null = null, http: HttpServer | null = null;
+  let tcpPort: number | null = null, httpPort: number | null = null;
+  let closing = false;
+  try {
+    if (o.tcpPort !== null) {
+      tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024 },
+        (req) => sidecar.handle(req));
+      tcpPort = await tcp.listen();
+    }
+    if (o.httpPort !== null) {
+      http = new HttpServer({ ...limits, host, port: o.httpPort ?? 8080, maxConnections: o.maxConnections ?? 1024 }, {
+        cycle: (req) => sidecar.handle(req),
+        command: (req, bearer) => sidecar.handle(req, bearer),
+        heartbeat: () => sidecar.handle({ type: 'HEARTBEAT' }),
+        ready: () => !closing && sidecar.engine.pool.readyWorkers() + (sidecar.engine.pool.threads === 0 ? 1 : 0) > 0,
+      });
+      httpPort = await http.listen();
+    }
+  } catch (e) {
+    await tcp?.close();
+    await http?.close();
+    await sidecar.close();
+    throw e;
+  }
+  return {
+    sidecar, tcp, http, tcpPort, httpPort, host,
+    async close() {
+      if (closing) return;
+      closing = true;
+      await Promise.all([tcp?.close(), http?.close()]);
+      await sidecar.close();
+    },
+  };
+}

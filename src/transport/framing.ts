@@ -1,0 +1,162 @@
+// Request framing for the TCP transport (PROTOCOL section 1): newline-
+// delimited JSON, or, after the 4-byte preface 0xC1 'M' 'P' '1', frames of a
+// 4-byte big-endian length and one MessagePack object. Partial frames are kept
+// for the next chunk, as msgpackr keeps an incomplete buffer, instead of
+// failing the stream.
+import { StringDecoder } from 'node:string_decoder';
+import { unpack } from './codec.js';
+import type { ErrorCode } from '../errors.js';
+
+export const BINARY_PREFACE = Buffer.from([0xc1, 0x4d, 0x50, 0x31]);
+
+export interface Limits {
+  /** Bytes of one request at most. */
+  maxRequestBytes: number;
+  /** Nesting of objects and arrays at most. */
+  maxDepth: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxRequestBytes: 1 << 20, maxDepth: 32 };
+
+export type Decoded = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
+
+/** Deepest nesting of a JSON text, scanning outside strings; stops early past `limit`. */
+export function jsonDepth(text: string, limit: number): number {
+  let depth = 0, max = 0, inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inStr) {
+      if (c === 92) i++; // backslash: skip the escaped char
+      else if (c === 34) inStr = false;
+      continue;
+    }
+    if (c === 34) inStr = true;
+    else if (c === 123 || c === 91) { if (++depth > max) { max = depth; if (max > limit) return max; } }
+    else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+/** Deepest nesting of a decoded value (iterative, stops early past `limit`). */
+export function valueDepth(v: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x)) continue;
+    if (d > max) { max = d; if (max > limit) return max; }
+    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  }
+  return max;
+}
+
+export function parseJsonRequest(text: string, limits: Limits): Decoded {
+  if (jsonDepth(text, limits.maxDepth) > limits.maxDepth) return { ok: false, code: 'E_TOO_DEEP', message: `nesting deeper than ${limits.maxDepth}` };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, code: 'E_BAD_JSON', message: `not valid JSON: ${(e as Error).message.slice(0, 120)}` };
+  }
+}
+
+export function parseMsgpackRequest(bytes: Uint8Array, limits: Limits): Decoded {
+  let value: unknown;
+  try {
+    value = unpack(bytes);
+  } catch (e) {
+    return { ok: false, code: 'E_BAD_MSGPACK', message: `not one valid MessagePack object: ${(e as Error).message.slice(0, 120)}` };
+  }
+  if (valueDepth(value, limits.maxDepth) > limits.maxDepth) return { ok: false, code: 'E_TOO_DEEP', message: `nesting deeper than ${limits.maxDepth}` };
+  return { ok: true, value };
+}
+
+/**
+ * Newline-delimited JSON. A line that is complete is a request. Bytes with no
+ * newline yet that parse as one whole JSON object are a request too (clients
+ * of the original runbook system send one object and wait). Invalid UTF-8
+ * never parses: the decoder turns it into U+FFFD, which JSON.parse refuses
+ * outside strings and which is kept as such inside them.
+ */
+export class JsonLineDecoder {
+  private buf = '';
+  private readonly utf8 = new StringDecoder('utf8');
+  constructor(private readonly limits: Limits) {}
+
+  push(chunk: Buffer): Decoded[] {
+    this.buf += this.utf8.write(chunk);
+    const out: Decoded[] = [];
+    let nl: number;
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl).replace(/\r$/, '');
+      this.buf = this.buf.slice(nl + 1);
+      if (line.trim() === '') continue;
+      if (Buffer.byteLength(line) > this.limits.maxRequestBytes) out.push(tooLarge(this.limits));
+      else out.push(parseJsonRequest(line, this.limits));
+    }
+    if (this.buf.length > 0) {
+      if (Buffer.byteLength(this.buf) > this.limits.maxRequestBytes) {
+        this.buf = '';
+        out.push(tooLarge(this.limits));
+      } else {
+        const t = this.buf.trimEnd();
+        if (t.endsWith('}') && t.trimStart().startsWith('{')) {
+          const r = parseJsonRequest(t, this.limits);
+          if (r.ok) { this.buf = ''; out.push(r); }
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** Length-prefixed MessagePack frames (after the preface). */
+export class BinaryFrameDecoder {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly limits: Limits) {}
+
+  push(chunk: Buffer): Decoded[] {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const out: Decoded[] = [];
+    for (;;) {
+      if (this.size < 4) break;
+      const head = this.peek(4);
+      const len = head.readUInt32BE(0);
+      if (len > this.limits.maxRequestBytes) {
+        this.chunks = []; this.size = 0;
+        out.push(tooLarge(this.limits));
+        break;
+      }
+      if (this.size < 4 + len) break;
+      const frame = this.take(4 + len).subarray(4);
+      out.push(parseMsgpackRequest(frame, this.limits));
+    }
+    return out;
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0].length >= n) return this.chunks[0];
+    this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0];
+  }
+
+  private take(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    const out = all.subarray(0, n);
+    const rest = all.subarray(n);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.size = rest.length;
+    return out;
+  }
+}
+
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const head = Buffer.allocUnsafe(4);
+  head.writeUInt32BE(payload.length, 0);
+  return Buffer.concat([head, payload]);
+}
+
+function tooLarge(l: Limits): Decoded {
+  return { ok: false, code: 'E_TOO_LARGE', message: `request over ${l.maxRequestBytes} bytes` };
+}

@@ -1,0 +1,142 @@
+// The HTTP/1.1 transport (PROTOCOL section 1). JSON bodies, or MessagePack
+// with content-type application/msgpack; replies follow `accept`. Status
+// codes follow the reply: OK and REQUIRED_CONFIRMATION 200, REJECTED 409
+// (403 for E_AUTH, 503 for E_DISK), ERROR 400 (413 for E_TOO_LARGE).
+import http from 'node:http';
+import { pack } from './codec.js';
+import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+
+export interface HttpRoutes {
+  cycle: (req: unknown) => Promise<unknown>;
+  command: (req: unknown, bearer?: string) => Promise<unknown>;
+  heartbeat: () => Promise<unknown>;
+  health?: () => Promise<{ ok: boolean; report: unknown }>;
+  metrics?: () => Promise<{ contentType: string; body: string }>;
+  ready: () => boolean;
+}
+
+export interface HttpOptions extends Limits {
+  host: string;
+  port: number;
+  maxConnections: number;
+}
+
+export function statusCode(reply: { status?: unknown; error?: { code?: string } }): number {
+  const code = reply.error?.code as ErrorCode | undefined;
+  if (code && ERROR_CODES[code]) {
+    if (reply.status === 'ERROR' || reply.status === 'REJECTED') return code === 'E_AUTH' ? 403 : ERROR_CODES[code].http === 413 ? 413 : ERROR_CODES[code].http;
+  }
+  if (reply.status === 'REJECTED') return 409;
+  if (reply.status === 'ERROR') return 400;
+  return 200;
+}
+
+export class HttpServer {
+  readonly server: http.Server;
+  requests = 0;
+
+  constructor(private readonly opts: HttpOptions, private readonly routes: HttpRoutes) {
+    this.server = http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => { void this.handle(req, res); });
+    this.server.maxConnections = opts.maxConnections;
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as { port: number }).port);
+      });
+    });
+  }
+
+  private send(res: http.ServerResponse, accept: string | undefined, status: number, body: unknown): void {
+    if (accept?.includes('application/msgpack')) {
+      const b = pack(body);
+      res.writeHead(status, { 'content-type': 'application/msgpack', 'content-length': b.length });
+      res.end(b);
+    } else {
+      const b = Buffer.from(JSON.stringify(body));
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': b.length });
+      res.end(b);
+    }
+  }
+
+  private fail(res: http.ServerResponse, accept: string | undefined, code: ErrorCode, message: string): void {
+    const body = { status: ERROR_CODES[code].status, error: { code, message } };
+    this.send(res, accept, statusCode(body), body);
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.requests++;
+    const accept = req.headers.accept;
+    const url = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method === 'GET') {
+        if (url === '/healthz') return this.send(res, accept, 200, { status: 'OK' });
+        if (url === '/readyz') { const ok = this.routes.ready(); return this.send(res, accept, ok ? 200 : 503, { status: ok ? 'OK' : 'NOT_READY' }); }
+        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat() as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
+        if (url === '/v1/health' && this.routes.health) { const h = await this.routes.health(); return this.send(res, accept, h.ok ? 200 : 503, h.report); }
+        if (url === '/metrics' && this.routes.metrics) {
+          const m = await this.routes.metrics();
+          res.writeHead(200, { 'content-type': m.contentType });
+          return void res.end(m.body);
+        }
+      }
+      if (req.method === 'POST' && (url === '/v1/cycle' || url === '/v1/command')) {
+        const body = await this.readBody(req);
+        if (body === null) {
+          // Answer, then close: the rest of the body is not read.
+          res.setHeader('connection', 'close');
+          this.fail(res, accept, 'E_TOO_LARGE', `body over ${this.opts.maxRequestBytes} bytes`);
+          res.on('finish', () => req.socket.destroySoon?.());
+          return;
+        }
+        const msgpack = (req.headers['content-type'] ?? '').includes('application/msgpack');
+        const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
+        if (!d.ok) return this.fail(res, accept, d.code, d.message);
+        const v = d.value as Record<string, unknown> | null;
+        if (url === '/v1/cycle') {
+          if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
+          const r = await this.routes.cycle(v) as Record<string, unknown>;
+          return this.send(res, accept, statusCode(r), r);
+        }
+        if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
+        const auth = req.headers.authorization;
+        const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+        const r = await this.routes.command(v, bearer) as Record<string, unknown>;
+        return this.send(res, accept, statusCode(r), r);
+      }
+      this.fail(res, accept, 'E_NOT_FOUND', `${req.method} ${url} is not served`);
+    } catch (e) {
+      this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e));
+    }
+  }
+
+  /** The body, or null past the size limit. */
+  private readBody(req: http.IncomingMessage): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0, over = false;
+      const declared = Number(req.headers['content-length'] ?? 0);
+      if (declared > this.opts.maxRequestBytes) { resolve(null); return; }
+      req.on('data', (c: Buffer) => {
+        if (over) return;
+        size += c.length;
+        if (size > this.opts.maxRequestBytes) { over = true; resolve(null); return; }
+        chunks.push(c);
+      });
+      req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)); });
+      req.on('error', reject);
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => {
+      this.server.close(() => r());
+      this.server.closeIdleConnections();
+      setTimeout(() => { this.server.closeAllConnections(); r(); }, 2000).unref();
+    });
+  }
+}

@@ -1,0 +1,164 @@
+// The TCP transport: NDJSON or binary MessagePack frames on one port
+// (PROTOCOL section 1), pipelined: many requests in flight on a connection,
+// replies written in request order.
+//
+// Backpressure: a connection stops being read while it has more than
+// `maxInFlight` requests unanswered, or while its unsent replies exceed the
+// socket's high-water mark (a client that does not read). So a client cannot
+// make the server's memory grow without bound, and since every connection is
+// paused on its own, a slow or stuck client never delays another's cycles.
+import net from 'node:net';
+import { pack } from './codec.js';
+import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+
+export type Handler = (req: unknown) => Promise<unknown>;
+
+export interface TcpOptions extends Limits {
+  host: string;
+  port: number;
+  maxConnections: number;
+  /** Unanswered requests per connection before it stops being read. */
+  maxInFlight: number;
+}
+
+export interface TransportStats {
+  connections: number;
+  requests: number;
+  badFrames: number;
+  refusedConnections: number;
+}
+
+interface Conn {
+  socket: net.Socket;
+  mode: 'unknown' | 'json' | 'binary';
+  pending: Buffer | null;
+  json: JsonLineDecoder;
+  bin: BinaryFrameDecoder;
+  /** Replies in request order; a slot is filled when its request is answered. */
+  queue: Array<{ done: boolean; out: Buffer | null }>;
+  closing: boolean;
+  paused: boolean;
+}
+
+export class TcpServer {
+  readonly stats: TransportStats = { connections: 0, requests: 0, badFrames: 0, refusedConnections: 0 };
+  private readonly server: net.Server;
+  private readonly conns = new Set<Conn>();
+  private draining = false;
+
+  constructor(private readonly opts: TcpOptions, private readonly handler: Handler) {
+    this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get inFlight(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.queue.filter((q) => !q.done).length;
+    return n;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.conns.size >= this.opts.maxConnections || this.draining) {
+      this.stats.refusedConnections++;
+      const code: ErrorCode = this.draining ? 'E_SHUTTING_DOWN' : 'E_TOO_MANY_CONNECTIONS';
+      socket.end(JSON.stringify({ status: ERROR_CODES[code].status, error: { code, message: ERROR_CODES[code].what } }) + '\n');
+      return;
+    }
+    this.stats.connections++;
+    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false };
+    this.conns.add(c);
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
+    socket.on('drain', () => this.maybeResume(c));
+    socket.on('error', () => { /* reset by peer: 'close' follows */ });
+    socket.on('close', () => this.conns.delete(c));
+  }
+
+  private onData(c: Conn, chunk: Buffer): void {
+    if (c.closing) return;
+    if (c.mode === 'unknown') {
+      const head = c.pending ? Buffer.concat([c.pending, chunk]) : chunk;
+      if (head[0] === BINARY_PREFACE[0]) {
+        if (head.length < 4) { c.pending = head; return; }
+        if (head.subarray(0, 4).equals(BINARY_PREFACE)) {
+          c.mode = 'binary';
+          c.pending = null;
+          chunk = head.subarray(4);
+        } else {
+          c.mode = 'json'; // not our preface: it will fail as JSON, with a reply
+          chunk = head;
+        }
+      } else {
+        c.mode = 'json';
+        chunk = head;
+      }
+      c.pending = null;
+    }
+    const reqs = c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk);
+    for (const r of reqs) {
+      this.dispatch(c, r);
+      if (c.closing) break;
+    }
+    if (c.queue.length >= this.opts.maxInFlight && !c.paused) { c.paused = true; c.socket.pause(); }
+  }
+
+  private dispatch(c: Conn, r: Decoded): void {
+    const slot = { done: false, out: null as Buffer | null };
+    c.queue.push(slot);
+    if (!r.ok) {
+      // Unparseable or oversized: answer, then close this stream (only this one).
+      this.stats.badFrames++;
+      c.closing = true;
+      c.socket.pause();
+      this.fill(c, slot, { status: ERROR_CODES[r.code].status, error: { code: r.code, message: r.message } });
+      return;
+    }
+    this.stats.requests++;
+    this.handler(r.value).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
+      this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
+  }
+
+  private fill(c: Conn, slot: { done: boolean; out: Buffer | null }, reply: unknown): void {
+    slot.done = true;
+    slot.out = c.mode === 'binary' ? encodeFrame(pack(reply)) : Buffer.from(JSON.stringify(reply) + '\n');
+    // Write every answered reply at the head of the queue, in order.
+    while (c.queue.length > 0 && c.queue[0].done) {
+      const s = c.queue.shift()!;
+      if (!c.socket.destroyed) c.socket.write(s.out!);
+    }
+    if (c.closing && c.queue.length === 0) c.socket.end();
+    else if (c.socket.writableLength >= c.socket.writableHighWaterMark) {
+      // The client is not reading its replies: stop reading its requests.
+      if (!c.paused) { c.paused = true; c.socket.pause(); }
+    } else this.maybeResume(c);
+  }
+
+  private maybeResume(c: Conn): void {
+    if (!c.paused || c.closing) return;
+    if (c.queue.length < this.opts.maxInFlight / 2 && c.socket.writableLength < c.socket.writableHighWaterMark) {
+      c.paused = false;
+      c.socket.resume();
+    }
+  }
+
+  /** Stops accepting, waits for every in-flight reply to be written, then closes. */
+  async close(timeoutMs = 5000): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const t0 = Date.now();
+    for (const c of this.conns) { c.socket.pause(); c.closing = true; }
+    while ([...this.conns].some((c) => c.queue.length > 0) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    for (const c of this.conns) c.socket.end();
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);
+    for (const c of this.conns) c.socket.destroy();
+  }
+}
