@@ -2,10 +2,15 @@
 // The `shadowpath` command. One file per subcommand; this one dispatches.
 import { demo, DEMO_HELP } from './demo.js';
 import { auditCommand, AUDIT_HELP } from './audit.js';
+import { serve, SERVE_HELP } from './serve.js';
+import { cmdCommand, CMD_HELP, heartbeatCommand, HEARTBEAT_HELP } from './cmd.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
 commands:
+  serve         run the sidecar (TCP and HTTP) on a data directory
+  cmd TYPE      send a command (two-step commands ask for confirmation)
+  heartbeat     print the server's HEARTBEAT
   demo          run the engine in-process against synthetic agents, with a live status line
   audit verify  verify a data directory's audit chain offline
 
@@ -17,7 +22,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP };
+  if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
+    case 'serve': return serve(rest);
+    case 'cmd': return cmdCommand(rest);
+    case 'heartbeat': return heartbeatCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);
