@@ -14,6 +14,7 @@ import { kernelBench, printKernel } from './kernel.bench.js';
 import { poolBench, printPool } from './pool.bench.js';
 import { engineBench, printLoadRows, SUSTAIN_P99_US } from './engine.bench.js';
 import { commandsBench, printCommands } from './commands.bench.js';
+import { e2eBench, printE2e } from './e2e.bench.js';
 
 const BUDGET_US = 50_000;
 
@@ -41,7 +42,11 @@ async function main(): Promise<number> {
   const commands = await commandsBench(opts);
   console.log(printCommands(commands));
 
-  const p99s = [...engine.fixed, ...engine.search.filter((r) => r.sustained), commands.with, commands.without].map((r) => r.p99_us);
+  const e2e = await e2eBench(opts);
+  console.log(printE2e(e2e));
+
+  const p99s = [...engine.fixed, ...engine.search.filter((r) => r.sustained), commands.with, commands.without].map((r) => r.p99_us)
+    .concat([e2e.tcp_at_5k, ...e2e.binary.rows, ...e2e.http.rows].filter((r) => r.sustained || r === e2e.tcp_at_5k).map((r) => r.latency_us.p99));
   const budgetOk = p99s.every((p) => p < BUDGET_US);
   const summary = {
     wasm_vs_ts_mlp_ratio: round(kernel.wasm_vs_ts_mlp_ratio),
@@ -53,10 +58,15 @@ async function main(): Promise<number> {
     cycle_p99_us_without_commands: commands.without.p99_us,
     cycle_p99_us_with_commands: commands.with.p99_us,
     commands_p99_ratio: commands.ratio,
+    e2e_tcp_p99_us_at_5k: e2e.tcp_at_5k.latency_us.p99,
+    e2e_tcp_echo_p99_us_at_5k: e2e.tcp_echo_at_5k.latency_us.p99,
+    e2e_binary_max_cycles_per_s: e2e.binary.best,
+    e2e_http_max_cycles_per_s: e2e.http.best,
+    http_throughput_vs_bare_node: e2e.http_vs_bare,
     budget_us: BUDGET_US,
     budget_ok: budgetOk,
   };
-  const results = { machine: m, quick: opts.quick, seconds: round((performance.now() - t0) / 1000), summary, kernel, pool, engine, commands };
+  const results = { machine: m, quick: opts.quick, seconds: round((performance.now() - t0) / 1000), summary, kernel, pool, engine, commands, e2e };
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');

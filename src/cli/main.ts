@@ -4,6 +4,7 @@ import { demo, DEMO_HELP } from './demo.js';
 import { auditCommand, AUDIT_HELP } from './audit.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { cmdCommand, CMD_HELP, heartbeatCommand, HEARTBEAT_HELP } from './cmd.js';
+import { loadgenCommand, LOADGEN_HELP } from './loadgen.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
@@ -11,6 +12,7 @@ commands:
   serve         run the sidecar (TCP and HTTP) on a data directory
   cmd TYPE      send a command (two-step commands ask for confirmation)
   heartbeat     print the server's HEARTBEAT
+  loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
   demo          run the engine in-process against synthetic agents, with a live status line
   audit verify  verify a data directory's audit chain offline
 
@@ -22,12 +24,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
-  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP };
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP };
   if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
     case 'serve': return serve(rest);
     case 'cmd': return cmdCommand(rest);
     case 'heartbeat': return heartbeatCommand(rest);
+    case 'loadgen': return loadgenCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);

@@ -57,6 +57,8 @@ export interface ArenaOptions {
   crowdShare?: number;
   /** Agent ids are prefix + index (default "arena-<seed>-"): two arenas on one sidecar do not share streams. */
   idPrefix?: string;
+  /** Timestamp (s) of the first state; later states advance 0.05 s a step. Default: now, so a later run never goes back in time. */
+  startTime?: number;
 }
 
 export interface ArenaTotals {
@@ -72,9 +74,10 @@ export class Arena {
   readonly agents: Agent[];
   readonly totals: ArenaTotals = { steps: 0, deaths: 0, violations: 0, episodes: 0 };
   private draws = 0;
-  private clock = 1_764_124_000;
+  private clock: number;
 
   constructor(private readonly o: ArenaOptions) {
+    this.clock = o.startTime ?? Date.now() / 1000;
     this.agents = Array.from({ length: o.agents }, (_, i) => this.spawn(`${o.idPrefix ?? `arena-${o.seed}-`}${i}`, 0));
   }
 

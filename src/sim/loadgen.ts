@@ -1,0 +1,164 @@
+// The load generator: an open loop at a fixed offered rate over TCP JSON,
+// binary frames or HTTP, on N connections, driven by arena agents or by a
+// file of recorded cycles. Each latency is taken from the request's intended
+// send time, so a server stall counts in full (no coordinated omission).
+// Bounded: it stops after `duration` seconds (and waits at most `drainMs`
+// for the last replies).
+import { readFileSync } from 'node:fs';
+import type { Histogram } from 'hdr-histogram-js';
+import { latencyHistogram } from '../engine/stats.js';
+import { TcpClient, HttpClient } from '../transport/client.js';
+import { Arena, type ArenaResult } from './arena.js';
+import { SidecarError } from '../errors.js';
+
+export type Transport = 'tcp' | 'binary' | 'http';
+
+export interface LoadOptions {
+  host: string;
+  tcpPort: number;
+  httpPort: number;
+  transport: Transport;
+  connections: number;
+  rate: number;
+  duration: number;
+  agents: number;
+  seed: number;
+  /** A file of recorded cycles, one JSON object per line, replayed in order (and again). */
+  file?: string;
+  drainMs?: number;
+  /** How to wait between sends (see the send loop); default spin. */
+  pace?: 'spin' | 'timer';
+  onSecond?: (s: LoadProgress) => void;
+}
+
+export interface LoadProgress { t: number; sent: number; ok: number; errors: number; p99_us: number }
+
+export interface LoadSummary {
+  transport: Transport;
+  connections: number;
+  offered_per_s: number;
+  achieved_per_s: number;
+  sent: number;
+  answered: number;
+  ok: number;
+  errors_by_code: Record<string, number>;
+  unanswered: number;
+  latency_us: { p50: number; p90: number; p99: number; p999: number; max: number };
+  survival_rate: number | null;
+  violation_rate: number | null;
+  seconds: number;
+}
+
+interface Source {
+  next(i: number): unknown;
+  reply(i: number, r: Record<string, unknown>): void;
+}
+
+function arenaSource(agents: number, seed: number): Source & { arena: Arena; alive: number; steps: number; violations: number } {
+  const arena = new Arena({ seed, agents, idPrefix: `lg-${seed}-` });
+  const last: Array<{ intent: string; result: ArenaResult } | undefined> = new Array(agents);
+  const busy = new Uint8Array(agents);
+  const src = {
+    arena, alive: 0, steps: 0, violations: 0,
+    next(i: number) {
+      const k = i % agents, a = arena.agents[k];
+      const prev = busy[k] ? undefined : last[k];
+      busy[k]++;
+      last[k] = undefined;
+      return prev ? { agent_id: a.id, state: arena.state(a), intent_taken: prev.intent, result: prev.result } : { agent_id: a.id, state: arena.state(a) };
+    },
+    reply(i: number, r: Record<string, unknown>) {
+      const k = i % agents;
+      busy[k]--;
+      if (r.status !== 'OK' || typeof r.intent !== 'string') return;
+      const { result } = arena.step(arena.agents[k], r.intent);
+      src.steps++;
+      if (result.outcomes.is_alive) src.alive++;
+      if (result.safety_flags.violation) src.violations++;
+      if (!busy[k]) last[k] = { intent: r.intent, result };
+    },
+  };
+  return src;
+}
+
+function fileSource(path: string): Source {
+  let lines: unknown[];
+  try {
+    lines = readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l));
+  } catch (e) {
+    throw new SidecarError('E_CONFIG', `cannot read recorded cycles from ${path}: ${(e as Error).message}`);
+  }
+  if (lines.length === 0) throw new SidecarError('E_CONFIG', `${path} holds no cycles`);
+  return { next: (i) => lines[i % lines.length], reply: () => {} };
+}
+
+export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: Histogram }> {
+  if (!(o.rate > 0) || !(o.duration > 0) || !(o.connections >= 1)) throw new SidecarError('E_CONFIG', 'rate, duration and connections must be positive');
+  const src = o.file ? fileSource(o.file) : arenaSource(o.agents, o.seed);
+  const send: Array<(req: unknown) => Promise<Record<string, unknown>>> = [];
+  const closers: Array<() => void> = [];
+  if (o.transport === 'http') {
+    const h = new HttpClient(o.host, o.httpPort, o.connections);
+    send.push((req) => h.cycle(req).then((r) => r.body));
+    closers.push(() => h.close());
+  } else {
+    for (let c = 0; c < o.connections; c++) {
+      const t = await TcpClient.connect(o.host, o.tcpPort, o.transport === 'binary' ? 'binary' : 'json');
+      send.push((req) => t.request(req));
+      closers.push(() => t.close());
+    }
+  }
+  const hist = latencyHistogram();
+  const errors: Record<string, number> = {};
+  const total = Math.round(o.rate * o.duration);
+  const interval = 1000 / o.rate;
+  let sent = 0, answered = 0, ok = 0;
+  const start = performance.now();
+  let lastReport = start;
+  const record = (i: number, intended: number, r: Record<string, unknown>) => {
+    hist.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+    answered++;
+    if (r.status === 'OK') ok++;
+    else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
+    src.reply(i, r);
+  };
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+      while (sent < due) {
+        const i = sent++;
+        const intended = start + i * interval;
+        send[i % send.length](src.next(i)).then((r) => record(i, intended, r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
+      }
+      if (o.onSecond && now - lastReport >= 1000) {
+        lastReport = now;
+        o.onSecond({ t: (now - start) / 1000, sent, ok, errors: answered - ok, p99_us: hist.getValueAtPercentile(99) });
+      }
+      if (sent >= total) { resolve(); return; }
+      // pace 'spin': spin briefly towards the next due time, then let replies
+      // in (sub-millisecond sends, but a busy core). pace 'timer': wake on a
+      // 1 ms timer and send what is due (idle between, but a send can be up
+      // to ~1 ms late, which the latency from the intended time counts).
+      const wait = start + sent * interval - performance.now();
+      if (wait > 2 || o.pace === 'timer') { setTimeout(tick, Math.max(0, wait - 1)); return; }
+      const until = Math.min(start + sent * interval, performance.now() + 0.02);
+      while (performance.now() < until) { /* spin */ }
+      setImmediate(tick);
+    };
+    tick();
+  });
+  const drainUntil = performance.now() + (o.drainMs ?? 10_000);
+  while (answered < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
+  const secs = (performance.now() - start) / 1000;
+  for (const c of closers) c();
+  const arena = 'arena' in src ? (src as ReturnType<typeof arenaSource>) : null;
+  return {
+    transport: o.transport, connections: o.connections, offered_per_s: o.rate, achieved_per_s: Math.round(answered / secs), sent, answered, ok,
+    errors_by_code: errors, unanswered: sent - answered,
+    latency_us: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), p999: hist.getValueAtPercentile(99.9), max: hist.maxValue },
+    survival_rate: arena && arena.steps > 0 ? arena.alive / arena.steps : null,
+    violation_rate: arena && arena.steps > 0 ? arena.violations / arena.steps : null,
+    seconds: Math.round(secs * 100) / 100, hist,
+  };
+}
