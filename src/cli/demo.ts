@@ -1,55 +1,84 @@
-// `shadowpath demo`: the engine in-process, a production model and a shadow
-// candidate, driven by synthetic agents at a fixed rate, with a live one-line
-// status. Stops after --seconds or on Ctrl-C, then prints a summary.
-import { Engine } from '../engine/cycle.js';
-import { initBody } from '../kernel/model.js';
-import { ARCH_MLP, ACT_RELU, type ModelShape } from '../kernel/layout.js';
-import type { CycleReply } from '../engine/types.js';
+// `shadowpath demo` (what `npm start` runs): the sidecar on the default data
+// directory and ports, arena agents driving it over TCP, and a live one-line
+// status. On a fresh data directory it also walks the runbook's shadow path
+// by itself: it registers a model, sets it as candidate, and promotes it with
+// the two-step confirmation once the promotion gate passes. Ctrl-C stops the
+// agents and the server cleanly.
 import { parseArgs } from './args.js';
+import { serveArgs, startFromArgs } from './serve.js';
+import { runLoad } from '../sim/loadgen.js';
+import type { Sidecar } from '../sidecar.js';
 
-export const DEMO_HELP = `usage: shadowpath demo [--rate N] [--seconds N] [--agents N]
+export const DEMO_HELP = `usage: shadowpath demo [options]
 
-  --rate      cycles per second to offer (default 2000)
-  --seconds   stop after this long (default 10; Ctrl-C stops earlier)
-  --agents    synthetic agents (default 64)`;
+  --rate N            arena cycles per second (default 2000)
+  --seconds N         stop after this long (default 0: until Ctrl-C)
+  --agents N          arena agents (default 256)
+  --no-promote        do not walk the shadow path automatically
+  --data-dir, --host, --tcp-port, --http-port, --config, --operators: as for serve`;
+
+const OP = 'demo';
+const VERSION = 'M-Demo-V1';
+
+async function confirm(s: Sidecar, cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const a = (await s.handle(cmd)) as Record<string, unknown>;
+  if (a.status !== 'REQUIRED_CONFIRMATION') return a;
+  return (await s.handle({ ...cmd, confirmation_token: a.confirmation_token })) as Record<string, unknown>;
+}
 
 export async function demo(argv: string[]): Promise<number> {
-  const o = parseArgs(argv, { rate: 'number', seconds: 'number', agents: 'number' });
-  const rate = (o.rate as number) ?? 2000, seconds = (o.seconds as number) ?? 10, agents = (o.agents as number) ?? 64;
-  const e = await Engine.create();
-  const shape: ModelShape = { arch: ARCH_MLP, d: e.schema.dim, k: e.intents.count, h: 32, activation: ACT_RELU };
-  await e.setModel('production', 'M-Demo-V1', { shape, seed: 1, updates: 0, body: initBody(shape, 'random', 1) });
-  await e.setModel('candidate', 'M-Demo-V2', { shape, seed: 2, updates: 0, body: initBody(shape, 'random', 2) });
-  e.control.canaryRatio = 0.05;
-  let stop = false;
-  const onSig = () => { stop = true; };
-  process.once('SIGINT', onSig);
-  const last: Array<string | undefined> = new Array(agents);
-  const t0 = performance.now();
-  let sent = 0;
-  const tty = process.stdout.isTTY;
-  const status = setInterval(() => {
-    const l = e.stats.latencyUs();
-    const line = `${((performance.now() - t0) / 1000).toFixed(1)}s  ${e.stats.cycles} cycles  p50 ${l.p50} µs  p99 ${l.p99} µs  ` +
-      `learning updates ${e.stats.learningUpdates}  shadow agreement ${(e.stats.shadowAgree / Math.max(1, e.stats.shadowCalls)).toFixed(2)}  mode ${e.control.mode}`;
-    if (tty) process.stdout.write(`\r${line}   `); else console.log(line);
-  }, 1000);
-  while (!stop && performance.now() - t0 < seconds * 1000) {
-    const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-    for (; sent < due; sent++) {
-      const a = sent % agents;
-      const s = { health: 0.5 + 0.5 * Math.sin(sent / 97), target_distance: (sent * 7) % 60, is_floor_ahead: sent % 13 !== 0 };
-      const req = last[a] === undefined ? { agent_id: `bot-${a}`, state: s }
-        : { agent_id: `bot-${a}`, state: s, intent_taken: last[a], result: { outcomes: { is_alive: true, damage_dealt: s.target_distance < 3 ? 0.5 : 0 } } };
-      void e.cycle(req).then((r) => { if (r.status === 'OK') last[a] = (r as CycleReply).intent; });
-    }
-    await new Promise((r) => setTimeout(r, 5));
+  const own: string[] = [], rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (['--rate', '--seconds', '--agents'].includes(argv[i])) own.push(argv[i], argv[++i]);
+    else if (argv[i] === '--no-promote') own.push(argv[i]);
+    else rest.push(argv[i]);
   }
-  clearInterval(status);
-  process.off('SIGINT', onSig);
-  await e.close();
-  const l = e.stats.latencyUs();
-  if (tty) process.stdout.write('\n');
-  console.log(`done: ${e.stats.cycles} cycles, latency p50 ${l.p50} µs p99 ${l.p99} µs max ${l.max} µs, ${e.stats.learningUpdates} learning updates, ${e.stats.quarantined} quarantined`);
+  const o = parseArgs(own, { rate: 'number', seconds: 'number', agents: 'number', 'no-promote': 'boolean' });
+  const server = await startFromArgs(serveArgs(rest));
+  const s = server.sidecar;
+  const ac = new AbortController();
+  let stopping = false;
+  const stop = () => { if (!stopping) { stopping = true; ac.abort(); } };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const log = (m: string) => process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}${m}\n`);
+  log(`shadowpath demo: serving ${s.paths.root} on tcp ${server.host}:${server.tcpPort}, http ${server.host}:${server.httpPort}; Ctrl-C stops`);
+
+  const promote = o['no-promote'] !== true;
+  if (promote && !s.registry.has(VERSION)) {
+    await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: VERSION, architecture: 'mlp', hidden: 32 } });
+    await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: VERSION });
+    log(`registered ${VERSION} and set it as candidate: it learns in shadow while the rules policy serves`);
+  }
+  let lastTry = 0;
+  const seconds = (o.seconds as number) ?? 0;
+  const rate = (o.rate as number) ?? 2000;
+  const summary = await runLoad({
+    host: server.host, tcpPort: server.tcpPort!, httpPort: server.httpPort ?? 0, transport: 'tcp', connections: 2, rate,
+    duration: seconds > 0 ? seconds : 365 * 86400, agents: (o.agents as number) ?? 256, seed: Date.now() % 100_000, signal: ac.signal,
+    onSecond: (p) => {
+      const st = s.control.state;
+      const w = p.window;
+      const line = `${p.t.toFixed(0).padStart(4)}s  ${String(w.answered).padStart(5)} cycles/s  p99 ${String(w.p99_us).padStart(6)} µs  ` +
+        `survival ${w.survival?.toFixed(3) ?? '  -  '}  violations ${w.violations?.toFixed(4) ?? '  -   '}  ` +
+        `mode ${st.lockdown.active ? 'LOCKDOWN' : st.failure.mode}  active ${st.active?.version ?? 'none (rules)'}` +
+        `${st.candidate ? `  candidate ${st.candidate.version} (${s.engine.shadow.samples} shadow cycles)` : ''}`;
+      if (process.stdout.isTTY) process.stdout.write(`\r${line}  `); else console.log(line);
+      if (promote && st.candidate?.version === VERSION && p.t - lastTry >= 5 && s.engine.shadow.samples >= 1000) {
+        lastTry = p.t;
+        void confirm(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP }).then((r) => {
+          if (r.status === 'OK') log(`promoted ${VERSION} (revision ${String(r.revision)}) through the gate: it now serves`);
+          else if ((r.error as { code?: string })?.code !== 'E_GATE' || p.t % 30 < 5) log(`promotion not yet: ${(r.error as { message?: string })?.message ?? r.status}`);
+        });
+      }
+    },
+  });
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  if (process.stdout.isTTY) process.stdout.write('\n');
+  await server.close();
+  const l = summary.latency_us;
+  console.log(`demo done: ${summary.answered} cycles in ${summary.seconds}s, latency p50 ${l.p50} µs, p99 ${l.p99} µs; ` +
+    `arena survival ${summary.survival_rate?.toFixed(3)}, violations ${summary.violation_rate?.toFixed(4)}; data in ${s.paths.root}`);
   return 0;
 }

@@ -28,10 +28,16 @@ export interface LoadOptions {
   drainMs?: number;
   /** How to wait between sends (see the send loop); default spin. */
   pace?: 'spin' | 'timer';
+  /** Stops sending early (the demo's Ctrl-C). */
+  signal?: AbortSignal;
   onSecond?: (s: LoadProgress) => void;
 }
 
-export interface LoadProgress { t: number; sent: number; ok: number; errors: number; p99_us: number }
+export interface LoadProgress {
+  t: number; sent: number; ok: number; errors: number; p99_us: number;
+  /** Over the last second: cycles answered, p99, and the arena's survival and violation rates. */
+  window: { answered: number; p99_us: number; survival: number | null; violations: number | null };
+}
 
 export interface LoadSummary {
   transport: Transport;
@@ -54,7 +60,9 @@ interface Source {
   reply(i: number, r: Record<string, unknown>): void;
 }
 
-function arenaSource(agents: number, seed: number): Source & { arena: Arena; alive: number; steps: number; violations: number } {
+type ArenaSrc = Source & { arena: Arena; alive: number; steps: number; violations: number };
+
+function arenaSource(agents: number, seed: number): ArenaSrc {
   const arena = new Arena({ seed, agents, idPrefix: `lg-${seed}-` });
   const last: Array<{ intent: string; result: ArenaResult } | undefined> = new Array(agents);
   const busy = new Uint8Array(agents);
@@ -109,6 +117,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     }
   }
   const hist = latencyHistogram();
+  const win = latencyHistogram();
+  let winAnswered = 0, winAlive = 0, winSteps = 0, winViol = 0;
   const errors: Record<string, number> = {};
   const total = Math.round(o.rate * o.duration);
   const interval = 1000 / o.rate;
@@ -116,11 +126,19 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   const start = performance.now();
   let lastReport = start;
   const record = (i: number, intended: number, r: Record<string, unknown>) => {
-    hist.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+    const us = Math.max(1, Math.round((performance.now() - intended) * 1000));
+    hist.recordValue(us);
+    win.recordValue(us);
+    winAnswered++;
     answered++;
     if (r.status === 'OK') ok++;
     else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
+    const before = 'arena' in src ? [(src as ArenaSrc).steps, (src as ArenaSrc).alive, (src as ArenaSrc).violations] : null;
     src.reply(i, r);
+    if (before) {
+      const a = src as ArenaSrc;
+      winSteps += a.steps - before[0]; winAlive += a.alive - before[1]; winViol += a.violations - before[2];
+    }
   };
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -133,9 +151,11 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
       }
       if (o.onSecond && now - lastReport >= 1000) {
         lastReport = now;
-        o.onSecond({ t: (now - start) / 1000, sent, ok, errors: answered - ok, p99_us: hist.getValueAtPercentile(99) });
+        o.onSecond({ t: (now - start) / 1000, sent, ok, errors: answered - ok, p99_us: hist.getValueAtPercentile(99),
+          window: { answered: winAnswered, p99_us: win.getValueAtPercentile(99), survival: winSteps ? winAlive / winSteps : null, violations: winSteps ? winViol / winSteps : null } });
+        win.reset(); winAnswered = winAlive = winSteps = winViol = 0;
       }
-      if (sent >= total) { resolve(); return; }
+      if (sent >= total || o.signal?.aborted) { resolve(); return; }
       // pace 'spin': spin briefly towards the next due time, then let replies
       // in (sub-millisecond sends, but a busy core). pace 'timer': wake on a
       // 1 ms timer and send what is due (idle between, but a send can be up
@@ -152,7 +172,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   while (answered < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - start) / 1000;
   for (const c of closers) c();
-  const arena = 'arena' in src ? (src as ReturnType<typeof arenaSource>) : null;
+  const arena = 'arena' in src ? (src as ArenaSrc) : null;
   return {
     transport: o.transport, connections: o.connections, offered_per_s: o.rate, achieved_per_s: Math.round(answered / secs), sent, answered, ok,
     errors_by_code: errors, unanswered: sent - answered,

@@ -1,0 +1,93 @@
+// The operator runbook, end to end over real loopback sockets, through TCP
+// and through HTTP: the shadow path (register, shadow, canary, two-step
+// promotion), rollback, and a lockdown that survives a restart.
+import { describe, it, expect, afterEach } from 'vitest';
+import { tmpDir } from '../helpers/tmp.js';
+import { server } from '../helpers/server.js';
+import { TcpClient, HttpClient } from '../../src/transport/client.js';
+import { Arena } from '../../src/sim/arena.js';
+import { drive } from '../../src/sim/experiment.js';
+import type { RunningServer } from '../../src/server.js';
+
+let cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
+
+interface Wire {
+  cmd(req: Record<string, unknown>): Promise<Record<string, any>>;
+  cycle(req: unknown): Promise<unknown>;
+  close(): void;
+}
+
+async function wire(kind: 'tcp' | 'http', s: RunningServer): Promise<Wire> {
+  if (kind === 'tcp') {
+    const c = await TcpClient.connect('127.0.0.1', s.tcpPort!);
+    return { cmd: (r) => c.request(r), cycle: (r) => c.request(r), close: () => c.close() };
+  }
+  const h = new HttpClient('127.0.0.1', s.httpPort!);
+  return {
+    cmd: async (r) => { const x = await h.command(r); expect(x.status).toBe(x.body.status === 'REJECTED' ? (x.body.error as any).code === 'E_AUTH' ? 403 : 409 : x.body.status === 'ERROR' ? 400 : 200); return x.body; },
+    cycle: async (r) => (await h.cycle(r)).body, close: () => h.close(),
+  };
+}
+
+const OP = 'Op-01';
+async function twoStep(w: Wire, cmd: Record<string, unknown>): Promise<Record<string, any>> {
+  const first = await w.cmd(cmd);
+  expect(first.status, JSON.stringify(first)).toBe('REQUIRED_CONFIRMATION');
+  expect(first.confirmation_token).toMatch(/^[0-9a-f]{16}\./);
+  return w.cmd({ ...cmd, confirmation_token: first.confirmation_token });
+}
+
+describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
+  it('shadow path: register → 1000 shadow cycles → canary → two-step promotion → rollback', async () => {
+    const t = tmpDir();
+    const s = await server(t.dir);
+    cleanups.push(t.cleanup, () => s.close());
+    const w = await wire(kind, s);
+    cleanups.push(() => w.close());
+    expect(await w.cmd({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'M-MyModel-V1', architecture: 'mlp', hidden: 16 } })).toMatchObject({ status: 'OK' });
+    expect(await w.cmd({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'M-MyModel-V1' })).toMatchObject({ status: 'OK' });
+    const arena = new Arena({ seed: 5, agents: 32 });
+    const rules = await drive((r) => w.cycle(r), arena, 6000);
+    const hb = await w.cmd({ type: 'HEARTBEAT' });
+    expect(hb.monitoring.metrics.evolution.shadow_sample_size).toBeGreaterThanOrEqual(1000);
+    expect(hb.online_ml_metrics.learning_updates).toBeGreaterThan(1000);
+    expect(await w.cmd({ type: 'SET_CANARY_RATIO', ratio: 0.05, operator_id: OP })).toMatchObject({ status: 'OK' });
+    await drive((r) => w.cycle(r), arena, 2000);
+    expect(s.sidecar.engine.stats.canaryCalls).toBeGreaterThan(30);
+    const promoted = await twoStep(w, { type: 'PROMOTE_CANDIDATE', operator_id: OP });
+    expect(promoted, JSON.stringify(promoted)).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V1' });
+    const after = await drive((r) => w.cycle(r), arena, 3000);
+    expect(after.survival).toBeGreaterThan(rules.survival);
+    expect(after.violations).toBeLessThan(rules.violations);
+
+    // A second version, forced in, then the two-step rollback back to the first.
+    expect(await w.cmd({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'M-MyModel-V2' } })).toMatchObject({ status: 'OK' });
+    expect(await w.cmd({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'M-MyModel-V2' })).toMatchObject({ status: 'OK' });
+    expect(await twoStep(w, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true })).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V2' });
+    expect(await twoStep(w, { type: 'ROLLBACK_MODEL', operator_id: OP })).toMatchObject({ status: 'OK' });
+    expect(await w.cmd({ type: 'HEARTBEAT' })).toMatchObject({ active_model: 'M-MyModel-V1', active_revision: 1 });
+  });
+
+  it('lockdown → restart → still locked → two-step release', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    let s = await server(t.dir);
+    let w = await wire(kind, s);
+    expect(await w.cmd({ type: 'EMERGENCY_LOCKDOWN', operator_id: OP, reason: 'drill' })).toMatchObject({ status: 'OK' });
+    const locked = await drive((r) => w.cycle(r), new Arena({ seed: 9, agents: 8 }), 80);
+    expect(s.sidecar.engine.stats.bySource.LOCKDOWN).toBe(80);
+    void locked;
+    expect(await w.cmd({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'X' } })).toMatchObject({ status: 'REJECTED', error: { code: 'E_LOCKDOWN' } });
+    w.close();
+    await s.close();
+    s = await server(t.dir);
+    cleanups.push(() => s.close());
+    w = await wire(kind, s);
+    cleanups.push(() => w.close());
+    expect(await w.cmd({ type: 'HEARTBEAT' })).toMatchObject({ lockdown: { active: true, reason: 'drill' }, failure_status: { mode: 'LOCKDOWN' } });
+    expect(await w.cycle({ agent_id: 'z', state: { health: 1 } })).toMatchObject({ intent: 'STOP', policy_source: 'LOCKDOWN' });
+    expect(await twoStep(w, { type: 'UNRELEASE_LOCKDOWN', operator_id: OP })).toMatchObject({ status: 'OK' });
+    expect(await w.cycle({ agent_id: 'z', state: { health: 1 } })).not.toMatchObject({ policy_source: 'LOCKDOWN' });
+  });
+});
