@@ -177,7 +177,7 @@ describe('HTTP', () => {
 
   it('takes MessagePack bodies and answers in MessagePack when asked', async () => {
     const s = await up();
-    const body = pack({ agent_id: 'm', state: STATE });
+    const body = new Uint8Array(pack({ agent_id: 'm', state: STATE }));
     const res = await fetch(`http://127.0.0.1:${s.httpPort}/v1/cycle`, { method: 'POST', body, headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/msgpack');
