@@ -126,6 +126,8 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
 }
 
 import { DEFAULT_GATE } from './control/gate.js';
+import { DEFAULT_ALERTS, type AlertConfig } from './monitor/alerts.js';
+import type { FailureConfig } from './monitor/failures.js';
 import type { ControlConfig } from './control/commands.js';
 
 export const DEFAULT_CONTROL_CONFIG: ControlConfig = { canary_cap: 0.1, token_ttl_s: 120, two_person_rule: false, gate: DEFAULT_GATE };
@@ -144,8 +146,30 @@ export function controlConfig(input: ControlConfigInput = {}): ControlConfig {
   return c;
 }
 
-/** The whole configuration file: `{engine: {...}, control: {...}}`. */
+export const DEFAULT_FAILURE_CONFIG: FailureConfig = { incident_min_interval_s: 10, safe_mode_cycles: 1000, quarantine_rate: 0.05, alerts: DEFAULT_ALERTS };
+
+export type FailureConfigInput = Partial<Omit<FailureConfig, 'alerts'>> & { alerts?: Partial<AlertConfig> };
+
+export function failureConfig(input: FailureConfigInput = {}): FailureConfig {
+  const d = DEFAULT_FAILURE_CONFIG;
+  const c: FailureConfig = { ...d, ...input, alerts: { ...d.alerts, ...input.alerts } };
+  finite(c.incident_min_interval_s, 'failures.incident_min_interval_s', 0, 86_400);
+  integer(c.safe_mode_cycles, 'failures.safe_mode_cycles', 1, 1e9);
+  finite(c.quarantine_rate, 'failures.quarantine_rate', 0.0001, 1);
+  const a = c.alerts;
+  integer(a.min_samples, 'failures.alerts.min_samples', 1, 1e9);
+  for (const k of ['survival_warning', 'survival_critical', 'violation_warning', 'violation_critical', 'confidence_collapse', 'intent_dominance', 'shadow_divergence'] as const) finite(a[k], `failures.alerts.${k}`, 0, 1);
+  finite(a.p99_budget_us, 'failures.alerts.p99_budget_us', 1, 1e9);
+  integer(a.canary_min_samples, 'failures.alerts.canary_min_samples', 1, 1e9);
+  finite(a.canary_z, 'failures.alerts.canary_z', 0, 10);
+  return c;
+}
+
+/** The whole configuration file: `{engine: {...}, control: {...}, failures: {...}, max_cycles_per_s}`. */
 export interface SidecarConfigInput {
   engine?: EngineConfigInput;
   control?: ControlConfigInput;
+  failures?: FailureConfigInput;
+  /** Cycles per second over which cycles are shed with E_FLOOD (default 200,000). */
+  max_cycles_per_s?: number;
 }

@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   E_NOT_FOUND: { status: 'ERROR', http: 404, what: 'an HTTP path or method the server does not serve' },
   E_TOO_MANY_CONNECTIONS: { status: 'REJECTED', http: 503, what: 'the connection limit is reached; the new connection is closed after this reply' },
   E_SHUTTING_DOWN: { status: 'REJECTED', http: 503, what: 'the server is shutting down and takes no new requests' },
+  E_FLOOD: { status: 'REJECTED', http: 429, what: 'the cycle rate is over the configured limit (max_cycles_per_s): the cycle was shed' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
 } as const satisfies Record<string, CodeInfo>;
 

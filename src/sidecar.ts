@@ -4,9 +4,9 @@
 // cycle) or the control plane (a command).
 import { readFile } from 'node:fs/promises';
 import { SidecarError } from './errors.js';
-import { engineConfig, controlConfig, type SidecarConfigInput } from './config.js';
+import { engineConfig, controlConfig, failureConfig, type SidecarConfigInput } from './config.js';
 import { Engine } from './engine/cycle.js';
-import type { CycleReply, ErrorReply, FailureEvent } from './engine/types.js';
+import type { CycleReply, ErrorReply } from './engine/types.js';
 import { AuditLog, verifyLogFile } from './audit/log.js';
 import { Registry } from './store/registry.js';
 import { loadState, saveState, type ControlState, type ModelRef } from './store/control-state.js';
@@ -17,7 +17,11 @@ import { validateBody, type ModelParams } from './kernel/model.js';
 import { ControlPlane, type CommandReply } from './control/commands.js';
 import { Operators } from './control/operators.js';
 import { heartbeat, registryView } from './monitor/heartbeat.js';
-import type { MemoryQuarantine } from './engine/experience.js';
+import { FileQuarantine } from './monitor/quarantine.js';
+import { FailureManager } from './monitor/failures.js';
+import { listIncidents } from './monitor/incidents.js';
+import { DEFAULT_ALERTS } from './monitor/alerts.js';
+import { TokenBucket } from './transport/rate-limit.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -41,15 +45,21 @@ export class Sidecar {
   /** Problems met at start-up (unreadable model files, a tampered audit), for HEARTBEAT and the operator. */
   readonly startupProblems: string[] = [];
   private checkpointTimer: NodeJS.Timeout | undefined;
+  private readonly flood: TokenBucket;
+  /** Cycles shed by the rate limit (FLOOD). */
+  shed = 0;
   private gateConfig = controlConfig().gate;
+  private alertConfig = DEFAULT_ALERTS;
   private closed = false;
 
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
     paths: DataPaths, private readonly unlock: () => Promise<void>, private readonly clock: () => number,
+    readonly failures: FailureManager, readonly quarantine: FileQuarantine, maxCyclesPerSec: number,
   ) {
     this.paths = paths;
     this.startedAt = clock();
+    this.flood = new TokenBucket(maxCyclesPerSec, clock);
   }
 
   static async open(o: SidecarOptions): Promise<Sidecar> {
@@ -67,20 +77,32 @@ export class Sidecar {
   private static async start(o: SidecarOptions, paths: DataPaths, unlock: () => Promise<void>, clock: () => number): Promise<Sidecar> {
     const econf = engineConfig(o.config?.engine);
     const cconf = controlConfig(o.config?.control);
+    const fconf = failureConfig(o.config?.failures);
     const operators = Operators.fromFile(o.operatorsFile);
     const registry = await Registry.open(paths.models);
     let state = await loadState(paths.state);
     const opened = await AuditLog.open(paths.audit, clock);
-    const failures: FailureEvent[] = [];
-    const engine = await Engine.create({ config: econf, clock, allowFaultInjection: o.allowFaultInjection, onFailure: (f) => failures.push(f) });
+    const quarantine = new FileQuarantine(paths.quarantine);
+    let fm: FailureManager | undefined;
     let sidecar: Sidecar | undefined;
+    const engine = await Engine.create({
+      config: econf, clock, allowFaultInjection: o.allowFaultInjection, quarantine,
+      onFailure: (f) => fm!.handle(f), wantsCapture: (t) => fm!.wantsCapture(t),
+    });
+    fm = new FailureManager({ engine, control: () => sidecar!.control, audit: opened.log, failuresDir: paths.failures, config: fconf, clock });
+    opened.log.onWriteError = (e) => fm!.diskError(e);
     const control = new ControlPlane({
       engine, registry, audit: opened.log, statePath: paths.state, state, operators, config: cconf, clock,
+      readOnly: () => fm!.readOnly, onDiskError: (e) => fm!.diskError(e),
       queries: {
         HEARTBEAT: () => sidecar!.heartbeat(),
         LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
         GET_MODEL: (req) => sidecar!.getModel(req.version),
-        LIST_INCIDENTS: () => ({ incidents: [] }),
+        LIST_INCIDENTS: (req) => {
+          const all = listIncidents(paths.failures);
+          const limit = typeof req.limit === 'number' && req.limit > 0 ? Math.min(req.limit, 1000) : 50;
+          return { total: all.length, incidents: all.slice(-limit) };
+        },
         VERIFY_AUDIT: async () => {
           const v = await verifyLogFile(opened.log.path);
           sidecar!.auditVerified = v.ok;
@@ -88,9 +110,10 @@ export class Sidecar {
         },
       },
     });
-    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock);
+    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000);
     const s = sidecar;
     s.gateConfig = cconf.gate;
+    s.alertConfig = fconf.alerts;
     for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
 
     engine.control.lockdown = state.lockdown.active;
@@ -106,14 +129,9 @@ export class Sidecar {
     if (!opened.verify.ok) {
       const bad = opened.verify.firstBad!;
       s.startupProblems.push(`audit chain broken at record ${bad.index + 1} (seq ${bad.seq}): ${bad.reason}`);
-      // Tampering: latch the lockdown before serving a single cycle.
-      engine.control.lockdown = true;
-      if (!state.lockdown.active) {
-        state = { ...state, version: state.version + 1, lockdown: { active: true, since: new Date(clock()).toISOString(), operator_id: 'system', reason: `AUDIT_TAMPER: ${bad.reason} at record ${bad.index + 1}` } };
-        await saveState(paths.state, state);
-        control.state = state;
-      }
-      await opened.log.append('AUDIT_TAMPER', 'system', { first_bad: bad, action: 'lockdown' });
+      // Tampering: the lockdown is latched (and durable) before a single cycle is served.
+      fm.handle({ type: 'AUDIT_TAMPER', detail: `${bad.reason} at record ${bad.index + 1} (seq ${bad.seq})` });
+      await fm.drain();
     }
     await opened.log.append('STARTUP', 'system', {
       pid: process.pid, active: state.active, candidate: state.candidate, lockdown: state.lockdown.active,
@@ -124,7 +142,7 @@ export class Sidecar {
       s.checkpointTimer = setInterval(() => { void s.checkpoint().catch(() => {}); }, every * 1000);
       s.checkpointTimer.unref();
     }
-    void failures;
+    fm.start();
     return s;
   }
 
@@ -172,22 +190,32 @@ export class Sidecar {
     const m = msg as Record<string, unknown>;
     if (typeof m.type === 'string') return this.control.handle(m, bearer);
     if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
-    if (m.type === undefined && typeof m.state === 'object' && m.state !== null) return this.engine.cycle(m);
-    if (m.type === undefined && m.state !== undefined) return this.engine.cycle(m); // E_BAD_STATE from the engine
+    if (m.type === undefined && m.state !== undefined) {
+      if (!this.flood.take(1)) return this.floodReply();
+      return this.engine.cycle(m); // a `state` that is not an object is E_BAD_STATE from the engine
+    }
     return unknownMessage();
   }
 
   /** `{"cycles": [...]}`: every cycle answered, in order. */
   private async batch(cycles: unknown[]): Promise<Reply> {
     if (cycles.length > MAX_BATCH) return { status: 'ERROR', error: { code: 'E_BAD_CYCLE', message: `a batch holds at most ${MAX_BATCH} cycles` } };
+    if (!this.flood.take(cycles.length)) return this.floodReply();
     const replies = await Promise.all(cycles.map((c) => this.engine.cycle(c)));
     return { status: 'OK', replies } as unknown as Reply;
+  }
+
+  private floodReply(): ErrorReply {
+    this.shed++;
+    this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
+    return { status: 'REJECTED', error: { code: 'E_FLOOD', message: `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down` } };
   }
 
   heartbeat(): Record<string, unknown> {
     return heartbeat({
       engine: this.engine, registry: this.registry, state: this.control.state, audit: this.audit, auditVerified: this.auditVerified,
-      gate: this.gateConfig, startedAt: this.startedAt, now: this.clock(),
+      gate: this.gateConfig, startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
+      incidentsWritten: this.failures.written.length, shed: this.shed,
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
     });
   }
@@ -200,14 +228,13 @@ export class Sidecar {
     return { model: { ...view, metadata: m.metadata, revisions: m.revisions } };
   }
 
-  get quarantine(): MemoryQuarantine {
-    return this.engine.quarantine as MemoryQuarantine;
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+    this.failures.stop();
     await this.engine.drain();
+    await this.failures.drain();
+    await this.quarantine.close();
     await this.checkpoint().catch(() => {});
     this.closed = true;
     await this.audit.append('SHUTDOWN', 'system', { cycles: this.engine.stats.cycles }).catch(() => {});

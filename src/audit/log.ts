@@ -39,6 +39,8 @@ export class AuditLog {
   private queue: Pending[] = [];
   private writing = false;
   private closed = false;
+  /** Called when a write fails (disk full, I/O error). */
+  onWriteError: (e: Error) => void = () => {};
 
   private constructor(readonly path: string, private fh: FileHandle, seq: number, head: string, private readonly clock: () => number) {
     this.seq = this.durableSeq = seq;
@@ -112,6 +114,7 @@ export class AuditLog {
         this.head = this.durableHead;
         const err = new SidecarError('E_DISK', `audit write failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code });
         for (const p of rest) p.reject(err);
+        this.onWriteError(err);
         break;
       }
       const last = batch[batch.length - 1].record;

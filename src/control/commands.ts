@@ -40,6 +40,8 @@ export interface ControlDeps {
   queries: Record<string, (req: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>>;
   /** True while mutations must be refused (READ_ONLY_DISK). */
   readOnly?: () => boolean;
+  /** A write of the control state or a model file failed. */
+  onDiskError?: (e: Error) => void;
 }
 
 export class ControlPlane {
@@ -124,6 +126,7 @@ export class ControlPlane {
       const result = await this.execute(t.effects, t.next, reg);
       return this.audited(req, operator, { status: 'OK', type, summary: t.summary, ...result }, step);
     } catch (e) {
+      if (typeof (e as NodeJS.ErrnoException)?.code === 'string' && (e as NodeJS.ErrnoException).code!.startsWith('E') && !(e instanceof SidecarError)) this.d.onDiskError?.(e as Error);
       return this.audited(req, operator, fromError(e), step);
     }
   }

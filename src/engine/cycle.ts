@@ -32,7 +32,9 @@ import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served
 import { loadResident, unloadResident, snapshotResident, type ResidentModel } from './models.js';
 import { EngineStats } from './stats.js';
 import { ShadowStats } from './shadow.js';
-import type { CycleReply, EngineControl, ErrorReply, FailureEvent } from './types.js';
+import { Monitor } from '../monitor/metrics.js';
+import { rawReward, clipReward } from './reward.js';
+import type { CycleCapture, CycleReply, EngineControl, ErrorReply, FailureEvent } from './types.js';
 
 export interface EngineOptions {
   config?: EngineConfigInput;
@@ -40,6 +42,8 @@ export interface EngineOptions {
   onFailure?: (e: FailureEvent) => void;
   /** Wall clock in ms since the epoch (injected for tests and replay). */
   clock?: () => number;
+  /** Whether a failure of this type should carry a capture (weights copied); default always. */
+  wantsCapture?: (type: FailureEvent['type']) => boolean;
   allowFaultInjection?: boolean;
 }
 
@@ -65,6 +69,13 @@ interface Pending {
   result: unknown;
   fault: BatchTask['fault'];
   resolve: (r: CycleReply | ErrorReply) => void;
+  /** The request as received (for an incident's snapshot). */
+  raw: Record<string, unknown>;
+  clockMs: number;
+  lastTsBefore: number;
+  prevAtDispatch: LoggedDecision | undefined;
+  /** Failures this cycle raised, reported with its capture once it is answered. */
+  failures: Array<Omit<FailureEvent, 'capture'>> | null;
 }
 
 interface Slot {
@@ -82,6 +93,8 @@ export class Engine {
   readonly rules: RulesPolicy;
   readonly pool: KernelPool;
   readonly stats: EngineStats;
+  /** Sliding-window metrics (HEARTBEAT's monitoring section, alerts). */
+  readonly monitor: Monitor;
   /** The candidate's shadow record since it was set (the promotion gate's evidence). */
   shadow: ShadowStats;
   /** Grows with every candidate change, so experiences logged under another candidate are not credited to this one. */
@@ -93,6 +106,7 @@ export class Engine {
   private readonly slot: Slot;
   private readonly clock: () => number;
   private readonly onFailure: (e: FailureEvent) => void;
+  private readonly wantsCapture: (t: FailureEvent['type']) => boolean;
   private readonly agents = new Map<string, AgentStream>();
   private queue: Pending[] = [];
   private head = 0;
@@ -107,6 +121,8 @@ export class Engine {
   /** Per experience row of the batch in flight: 0 an outcome, 1 safety shaping. */
   private readonly expKind: Uint8Array;
   private readonly shapingReward: number;
+  private pendingCapture: { type: FailureEvent['type']; detail: string } | null = null;
+  private replayKernelFailure: 'WORKER_CRASH' | 'INFERENCE_TIMEOUT' | null = null;
   private readonly outcome: Outcome = { alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 };
 
   private constructor(opts: EngineOptions) {
@@ -118,6 +134,7 @@ export class Engine {
     this.quarantine = opts.quarantine ?? new MemoryQuarantine();
     this.clock = opts.clock ?? Date.now;
     this.onFailure = opts.onFailure ?? (() => {});
+    this.wantsCapture = opts.wantsCapture ?? (() => true);
     this.stats = new EngineStats(this.intents.names);
     const ex = this.config.exploration;
     this.deps = {
@@ -129,6 +146,7 @@ export class Engine {
       stealAfterUs: this.config.pool_steal_us, allowFaultInjection: opts.allowFaultInjection,
     });
     this.shadow = new ShadowStats(this.config.shadow_window);
+    this.monitor = new Monitor(this.config.shadow_window, this.intents.names);
     this.dp = pad4(this.schema.dim);
     this.expKind = new Uint8Array(this.config.max_batch * (1 + this.intents.count));
     this.shapingReward = Math.max(-this.config.reward.clip, Math.min(this.config.reward.clip, this.config.reward.violation));
@@ -172,15 +190,22 @@ export class Engine {
     this.schema.featuresInto(values, features);
     const stream = this.stream(agentId);
     const cycleId = this.nextCycleId++;
+    const clockMs = this.clock();
+    const lastTsBefore = stream.lastTs;
     let forcedReason: string | null = null;
+    let failures: Pending['failures'] = null;
     if (Number.isFinite(ts)) {
-      if (this.config.stale_after_s > 0 && this.clock() / 1000 - ts > this.config.stale_after_s) {
+      if (this.config.stale_after_s > 0 && clockMs / 1000 - ts > this.config.stale_after_s) {
         forcedReason = 'STALE_STATE_DETECTED';
-        this.onFailure({ type: 'STALE_STATE', detail: `state is ${(this.clock() / 1000 - ts).toFixed(3)} s old`, agent_id: agentId, cycle_id: cycleId });
+        failures = [{ type: 'STALE_STATE', detail: `state is ${(clockMs / 1000 - ts).toFixed(3)} s old`, agent_id: agentId, cycle_id: cycleId }];
       } else if (ts < stream.lastTs) {
         forcedReason = 'TIME_INTEGRITY_VIOLATION';
-        this.onFailure({ type: 'TIME_INTEGRITY_VIOLATION', detail: `timestamp ${ts} is before ${stream.lastTs}`, agent_id: agentId, cycle_id: cycleId });
+        failures = [{ type: 'TIME_INTEGRITY_VIOLATION', detail: `timestamp ${ts} is before ${stream.lastTs}`, agent_id: agentId, cycle_id: cycleId }];
       } else stream.lastTs = ts;
+    }
+    if (this.pendingCapture) {
+      (failures ??= []).push({ ...this.pendingCapture, agent_id: agentId, cycle_id: cycleId });
+      this.pendingCapture = null;
     }
     const verdict = this.safety.evaluate(values, { mask: 0, pref: -1, matched: [] });
     return new Promise((resolve) => {
@@ -188,6 +213,7 @@ export class Engine {
         agentId, stream, cycleId, t0, values, features, verdict, forcedReason,
         intentTaken: r.intent_taken, result: r.result,
         fault: typeof r.__fault === 'string' ? (r.__fault as BatchTask['fault']) : undefined, resolve,
+        raw: r, clockMs, lastTsBefore, prevAtDispatch: undefined, failures,
       });
       this.schedule();
     });
@@ -204,6 +230,7 @@ export class Engine {
       if (role === 'candidate') {
         this.stats.resetShadow();
         this.shadow = new ShadowStats(this.config.shadow_window);
+        this.monitor.resetShadow();
         this.candEpoch++;
       }
     });
@@ -292,7 +319,8 @@ export class Engine {
     const cap = this.config.max_batch;
     const m = this.pool.kernel.views();
     const s = this.slot, dp = this.dp, estride = dp + EXP_TAIL;
-    const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused && this.control.mode !== 'SHADOW_LEARNING_PAUSE';
+    const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused
+      && this.control.mode !== 'SHADOW_LEARNING_PAUSE' && this.control.mode !== 'TEMPORAL_LOCK';
     let nExp = 0;
     while (this.head < this.queue.length && rows.length < cap) {
       const p = this.queue[this.head];
@@ -306,6 +334,7 @@ export class Engine {
       m.u[c + C_MASK] = p.verdict.mask;
       m.i[c + C_PREF] = p.verdict.pref;
       m.u[c + C_KEY] = p.cycleId >>> 0;
+      p.prevAtDispatch = p.stream.prev;
       const closing = closeExperience(p.intentTaken, p.result, p.stream.prev, this.intents, this.config.reward, this.outcome);
       this.account(p, closing);
       if (!learning) continue;
@@ -342,6 +371,12 @@ export class Engine {
     if (fault) task.fault = fault;
     this.inFlight = true;
     const hasProd = this.prod !== null, hasCand = this.cand !== null;
+    if (this.replayKernelFailure) {
+      const failure = this.replayKernelFailure;
+      this.replayKernelFailure = null;
+      queueMicrotask(() => this.complete(rows, { ok: false, failure, error: 'replayed kernel failure', micros: 0 }, 0, hasProd, hasCand));
+      return;
+    }
     void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
   }
 
@@ -364,10 +399,12 @@ export class Engine {
         reason: c.reason, agent_id: p.agentId, cycle_id: p.cycleId, prev_cycle_id: p.stream.prev?.cycleId ?? null,
         at: this.clock(), intent_taken: p.intentTaken, result: p.result, ...(c.detail ? { detail: c.detail } : {}),
       });
-      this.onFailure({ type: REASON_FAILURE_TYPE[c.reason], detail: c.reason, agent_id: p.agentId, cycle_id: p.cycleId });
+      (p.failures ??= []).push({ type: REASON_FAILURE_TYPE[c.reason], detail: c.reason, agent_id: p.agentId, cycle_id: p.cycleId });
       if (c.reason === 'MALFORMED_RESULT' || c.reason === 'HOSTILE_PAYLOAD') return;
     }
     this.stats.outcome(this.outcome.alive, this.outcome.violation);
+    const reward = c.kind === 'learn' ? c.reward : c.kind === 'quarantine' && c.reason === 'REWARD_INVARIANT' ? null : clipReward(rawReward(this.outcome, this.config.reward), this.config.reward);
+    this.monitor.outcome(this.outcome.alive, this.outcome.violation, reward, p.stream.prev?.byCandidate === true);
     if (c.kind === 'learn') {
       const prev = c.prev;
       if (!prev.byCandidate) this.shadow.onPolicy(c.reward);
@@ -391,15 +428,18 @@ export class Engine {
           else this.stats.shapingUpdates++;
         }
         if (outcome.result.updBad > 0) {
-          this.onFailure({ type: 'CORRUPTION_NAN', detail: `${outcome.result.updBad} candidate update(s) would have made a weight non-finite; weights kept` });
+          attach(rows[0], 'CORRUPTION_NAN', `${outcome.result.updBad} candidate update(s) would have made a weight non-finite; weights kept`);
         }
       }
-      if (outcome.result.prodBad > 0) this.onFailure({ type: 'CORRUPTION_NAN', detail: `${outcome.result.prodBad} production output(s) not finite` });
+      if (outcome.result.prodBad > 0) {
+        const row = rows.findIndex((_, i) => m.f[(s.prodOut >> 2) + i * OUT_STRIDE + O_STATUS] !== STATUS_OK);
+        attach(rows[Math.max(0, row)], 'CORRUPTION_NAN', `${outcome.result.prodBad} production output(s) not finite`);
+      }
       if (outcome.result.candBad > 0) this.stats.candidateNonFinite += outcome.result.candBad;
     } else {
-      this.onFailure({ type: outcome.failure, detail: `${outcome.error}; ${rows.length} cycle(s) answered by the safe fallback` });
+      attach(rows[0], outcome.failure, `${outcome.error}; ${rows.length} cycle(s) answered by the safe fallback`);
       if (this.cand && this.pool.kernel.exports.checkFinite(this.cand.ptr) !== 1) {
-        this.onFailure({ type: 'CORRUPTION_NAN', detail: 'candidate weights not finite after an interrupted batch' });
+        attach(rows[0], 'CORRUPTION_NAN', 'candidate weights not finite after an interrupted batch');
       }
     }
     const ratio = this.control.canaryRatio, seed = this.config.exploration.seed;
@@ -412,7 +452,8 @@ export class Engine {
       };
       const served = outcome.ok ? decideRow(this.deps, f, po, co, i, ctx) : fallbackRow(this.deps, ctx, outcome.failure);
       const shadow = outcome.ok && hasCand ? this.shadowOf(f, co, po, i, served, p, hasProd) : undefined;
-      this.finish(p, served, shadow, outcome.ok && hasCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1);
+      this.finish(p, served, shadow, outcome.ok && hasCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1,
+        outcome.ok ? 'OK' : outcome.failure);
     }
     this.inFlight = false;
     this.schedule();
@@ -424,6 +465,7 @@ export class Engine {
     const intent = ok ? f[o + O_GREEDY] : -1;
     const mask = p.verdict.mask;
     this.stats.shadow(ok && intent === served.intent);
+    if (ok) this.monitor.shadow(intent === served.intent);
     if (ok) this.shadow.row(intent === served.intent, !((mask >>> f[o + O_PROPOSED]) & 1));
     else this.shadow.candidateNonFinite++;
     // The incumbent's proposal: production's own argmax, or the rules policy's.
@@ -433,7 +475,10 @@ export class Engine {
     return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + O_CONFIDENCE] : 0 };
   }
 
-  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number): void {
+  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel']): void {
+    // The stream as this cycle found it, for an incident's snapshot; taken
+    // only when the cycle raised a failure.
+    const before = p.failures ? { prev: p.prevAtDispatch ?? null, last_ts: p.lastTsBefore } : null;
     p.stream.prev = {
       cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
       epsilon: this.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
@@ -441,6 +486,7 @@ export class Engine {
     };
     const latency = Math.round((performance.now() - p.t0) * 1000);
     this.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');
+    this.monitor.served(sv.intent, latency, sv.model ? sv.confidence : null);
     const reply: CycleReply = {
       status: 'OK', cycle_id: p.cycleId, agent_id: p.agentId, intent: this.intents.names[sv.intent], intent_params: {},
       confidence: sv.confidence, policy_source: sv.source,
@@ -449,8 +495,41 @@ export class Engine {
       propensity: sv.propensity, explored: sv.intent !== sv.greedy, latency_us: latency,
     };
     if (shadow) reply.shadow = shadow;
+    if (p.failures && p.failures.some((f) => this.wantsCapture(f.type))) {
+      const capture: CycleCapture = {
+        request: p.raw, reply: { ...reply }, agent_id: p.agentId, cycle_id: p.cycleId, clock_ms: p.clockMs, stream_before: before!,
+        control: { ...this.control }, kernel, production: this.prod ? snapshotResident(this.pool, this.prod) : null,
+        production_version: this.prod?.version ?? null,
+        candidate: this.cand ? snapshotResident(this.pool, this.cand) : null, candidate_version: this.cand?.version ?? null,
+      };
+      for (const f of p.failures) this.onFailure({ ...f, capture });
+    } else if (p.failures) {
+      for (const f of p.failures) this.onFailure(f);
+    }
     p.resolve(reply);
   }
+
+  /** Reports `type` with the capture of the next cycle served (monitor alerts). */
+  captureNext(type: FailureEvent['type'], detail: string): void {
+    this.pendingCapture = { type, detail };
+  }
+
+  /**
+   * For offline replay (src/monitor/replay.ts): put an agent's stream and the
+   * cycle counter back as a snapshot recorded them, and make the next batch
+   * fail as the recorded one did.
+   */
+  restoreForReplay(agentId: string, prev: LoggedDecision | null, lastTs: number, cycleId: number, kernel: CycleCapture['kernel']): void {
+    const s = this.stream(agentId);
+    s.prev = prev ?? undefined;
+    s.lastTs = lastTs;
+    this.nextCycleId = cycleId;
+    this.replayKernelFailure = kernel === 'OK' ? null : kernel;
+  }
+}
+
+function attach(p: Pending, type: FailureEvent['type'], detail: string): void {
+  (p.failures ??= []).push({ type, detail, agent_id: p.agentId, cycle_id: p.cycleId });
 }
 
 function err(status: 'ERROR' | 'REJECTED', code: string, message: string): ErrorReply {

@@ -1,3 +1,6 @@
+import type { LoggedDecision } from './experience.js';
+import type { ModelParams } from '../kernel/model.js';
+
 // Shapes shared by the engine, the control plane and the transports.
 
 export type PolicySource = 'ML' | 'CANARY_ML' | 'RULES' | 'SAFETY_OVERRIDE' | 'LOCKDOWN' | 'DISASTER_FALLBACK';
@@ -7,7 +10,7 @@ export type FailureMode = 'NORMAL' | 'SAFE_MODE' | 'SHADOW_LEARNING_PAUSE' | 'TE
 export type FailureType =
   | 'CORRUPTION_NAN' | 'AUDIT_TAMPER' | 'INFERENCE_TIMEOUT' | 'WORKER_CRASH' | 'STALE_STATE'
   | 'TIME_INTEGRITY_VIOLATION' | 'MALFORMED_INPUT' | 'HOSTILE_PAYLOAD' | 'REWARD_INVARIANT' | 'FLOOD'
-  | 'SURVIVAL_CRASH' | 'CONTRACT_BREACH' | 'DISK_FULL';
+  | 'SURVIVAL_CRASH' | 'CONTRACT_BREACH' | 'DISK_FULL' | 'CANARY_ABORT';
 
 export interface ShadowReply {
   version: string;
@@ -40,12 +43,35 @@ export interface ErrorReply {
   agent_id?: string;
 }
 
+/**
+ * Everything needed to replay one cycle offline and get the same decision:
+ * the request, the reply it got, the agent's stream as the cycle found it,
+ * the control view, the clock, the kernel's outcome, and the weights of both
+ * models as they were when it was decided.
+ */
+export interface CycleCapture {
+  request: Record<string, unknown>;
+  reply: CycleReply;
+  agent_id: string;
+  cycle_id: number;
+  clock_ms: number;
+  stream_before: { prev: LoggedDecision | null; last_ts: number };
+  control: EngineControl;
+  kernel: 'OK' | 'WORKER_CRASH' | 'INFERENCE_TIMEOUT';
+  production: ModelParams | null;
+  production_version: string | null;
+  candidate: ModelParams | null;
+  candidate_version: string | null;
+}
+
 /** Raised by the engine for the failure manager; the engine has already contained the cycle itself. */
 export interface FailureEvent {
   type: FailureType;
   detail: string;
   agent_id?: string;
   cycle_id?: number;
+  /** The cycle that raised it, when there is one. */
+  capture?: CycleCapture;
 }
 
 /** What the control plane tells the engine. */

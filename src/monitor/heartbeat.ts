@@ -7,6 +7,7 @@ import type { Registry } from '../store/registry.js';
 import type { ControlState } from '../store/control-state.js';
 import type { AuditLog } from '../audit/log.js';
 import { gateFigures, type GateConfig } from '../control/gate.js';
+import { evaluateAlerts, type AlertConfig } from './alerts.js';
 
 let pkgVersion: string | undefined;
 export function packageVersion(): string {
@@ -29,7 +30,11 @@ export interface HeartbeatParts {
   gate: GateConfig;
   startedAt: number;
   now: number;
-  /** Extra sections (monitoring windows, alerts) from the monitor, merged over the defaults. */
+  alerts: AlertConfig;
+  quarantine: { total: number; byReason: Map<string, number> };
+  incidentsWritten: number;
+  shed: number;
+  /** Extra monitoring fields (start-up problems). */
   monitoring?: Record<string, unknown>;
 }
 
@@ -57,13 +62,23 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
   const frozen = s.lockdown.active;
   const paused = s.failure.mode === 'SHADOW_LEARNING_PAUSE' || e.control.learningPaused;
   const cycles = Math.max(1, st.cycles);
+  const w = e.monitor.snapshot();
+  const a = evaluateAlerts(w, p.alerts);
   const metrics = {
+    window_cycles: w.window,
     cycles: st.cycles,
-    survival_rate: st.outcomes > 0 ? st.survived / st.outcomes : null,
-    violation_rate: st.outcomes > 0 ? st.violations / st.outcomes : null,
-    latency_us: st.latencyUs(),
-    intent_distribution: Object.fromEntries(e.intents.names.map((n, i) => [n, st.byIntent[i] / cycles])),
-    evolution: { shadow_sample_size: e.shadow.samples, shadow_agreement_rate: e.shadow.agreementRate, candidate_version: s.candidate?.version ?? null },
+    cycles_in_window: w.cycles,
+    outcomes_in_window: w.outcomes,
+    survival_rate: w.survival_rate,
+    violation_rate: w.violation_rate,
+    reward_mean: w.reward_mean,
+    latency_us: w.latency_us,
+    latency_us_since_start: st.latencyUs(),
+    intent_distribution: w.intent_distribution,
+    mean_model_confidence: w.mean_model_confidence,
+    canary_arm: w.arms.canary,
+    incumbent_arm: w.arms.incumbent,
+    evolution: { shadow_sample_size: e.shadow.samples, shadow_agreement_rate: w.shadow_agreement_rate, candidate_version: s.candidate?.version ?? null },
   };
   return {
     status: 'OK',
@@ -76,9 +91,9 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
     lockdown: { ...s.lockdown },
     learning_state: frozen ? 'FROZEN' : paused ? 'PAUSED' : 'ACTIVE',
     model_registry: registryView(p.registry, s),
-    monitoring: { status: st.cycles === 0 ? 'INITIALIZING' : 'OK', alerts: [], recommended_mitigation: null, metrics, ...p.monitoring },
+    monitoring: { status: a.status, alerts: a.alerts, recommended_mitigation: a.recommended_mitigation, metrics, ...p.monitoring },
     online_ml_metrics: {
-      ml_failure_rate: (st.bySource.DISASTER_FALLBACK) / cycles,
+      ml_failure_rate: st.bySource.DISASTER_FALLBACK / cycles,
       ml_timeout_rate: e.pool.stats.timeouts / Math.max(1, st.batches),
       shadow_calls: st.shadowCalls,
       shadow_divergence_rate: e.shadow.agreementRate === null ? null : 1 - e.shadow.agreementRate,
@@ -88,6 +103,9 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
       production_value_estimate: g.production_value_estimate,
       learning_updates: st.learningUpdates,
       quarantined: st.quarantined,
+      quarantine_by_reason: Object.fromEntries(p.quarantine.byReason),
+      quarantine_total_on_disk: p.quarantine.total,
+      shadow_learning_updates: st.shapingUpdates,
       avg_inference_us: st.batches > 0 ? st.kernelMicros / st.batchRows : null,
       promotion_gate: g,
     },
@@ -96,6 +114,8 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
       mode: frozen ? 'LOCKDOWN' : s.failure.mode,
       incident_count: s.failure.incident_count,
       last_failure: s.failure.last_failure,
+      since: s.failure.since,
+      cycles_shed_flood: p.shed,
     },
   };
 }

@@ -94,7 +94,7 @@ export class Arena {
       id, kind, episode, ticks: 0, health: 0.5 + 0.5 * this.rand(), energy: 0.5 + 0.5 * this.rand(),
       dist: kind === 'strong' ? 4 + 4 * this.rand() : kind === 'weak' ? 3 + 10 * this.rand() : 5 + 20 * this.rand(),
       yaw: this.rand() * 120 - 60, enemyHealth: 1, cooldown: this.rand() < 0.5 ? 0 : 0.5,
-      crowd: this.rand() < (this.o.crowdShare ?? 0.3), colliding: false, fall: kind === 'ledge' ? 1 + 8 * this.rand() : 0,
+      crowd: this.rand() < (this.o.crowdShare ?? 0.2), colliding: false, fall: kind === 'ledge' ? 1 + 8 * this.rand() : 0,
     };
   }
 

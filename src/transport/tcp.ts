@@ -39,6 +39,8 @@ interface Conn {
   queue: Array<{ done: boolean; out: Buffer | null }>;
   closing: boolean;
   paused: boolean;
+  /** Requests decoded but not yet dispatched (the rest of a chunk past maxInFlight). */
+  backlog: Decoded[];
 }
 
 export class TcpServer {
@@ -75,7 +77,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false };
+    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -103,12 +105,19 @@ export class TcpServer {
       }
       c.pending = null;
     }
-    const reqs = c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk);
-    for (const r of reqs) {
-      this.dispatch(c, r);
-      if (c.closing) break;
+    c.backlog.push(...(c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk)));
+    this.drainBacklog(c);
+  }
+
+  /** Dispatches decoded requests while under maxInFlight; otherwise stops reading the socket. */
+  private drainBacklog(c: Conn): void {
+    while (c.backlog.length > 0 && !c.closing) {
+      if (c.queue.length >= this.opts.maxInFlight) {
+        if (!c.paused) { c.paused = true; c.socket.pause(); }
+        return;
+      }
+      this.dispatch(c, c.backlog.shift()!);
     }
-    if (c.queue.length >= this.opts.maxInFlight && !c.paused) { c.paused = true; c.socket.pause(); }
   }
 
   private dispatch(c: Conn, r: Decoded): void {
@@ -145,8 +154,11 @@ export class TcpServer {
   private maybeResume(c: Conn): void {
     if (!c.paused || c.closing) return;
     if (c.queue.length < this.opts.maxInFlight / 2 && c.socket.writableLength < c.socket.writableHighWaterMark) {
-      c.paused = false;
-      c.socket.resume();
+      this.drainBacklog(c);
+      if (c.backlog.length === 0 && c.queue.length < this.opts.maxInFlight) {
+        c.paused = false;
+        c.socket.resume();
+      }
     }
   }
 

@@ -1,0 +1,89 @@
+// Alerts over the window metrics: levels, the failure types they raise, and
+// a recommended mitigation an operator can act on. Pure.
+import type { WindowSnapshot, ArmRates } from './metrics.js';
+
+export interface AlertConfig {
+  /** Outcomes (or cycles) in the window before rates are judged. */
+  min_samples: number;
+  survival_warning: number;
+  survival_critical: number;
+  violation_warning: number;
+  violation_critical: number;
+  p99_budget_us: number;
+  confidence_collapse: number;
+  intent_dominance: number;
+  shadow_divergence: number;
+  /** Canary auto-abort: minimum outcomes in the canary arm, and the one-sided z of the test. */
+  canary_min_samples: number;
+  canary_z: number;
+}
+
+export const DEFAULT_ALERTS: AlertConfig = {
+  min_samples: 100, survival_warning: 0.9, survival_critical: 0.5, violation_warning: 0.01, violation_critical: 0.1,
+  p99_budget_us: 50_000, confidence_collapse: 0.2, intent_dominance: 0.9, shadow_divergence: 0.8,
+  canary_min_samples: 50, canary_z: 2.33,
+};
+
+export type Level = 'WARNING' | 'CRITICAL';
+
+export interface Alert {
+  type: string;
+  level: Level;
+  message: string;
+  value: number;
+  threshold: number;
+  /** The failure type of the DESIGN taxonomy this alert raises, if any. */
+  failure?: 'SURVIVAL_CRASH' | 'CONTRACT_BREACH';
+}
+
+const MITIGATION: Record<string, string> = {
+  SURVIVAL_CRASH: 'SAFE_MODE is on (rules decide). Roll back (ROLLBACK_MODEL) if a promotion preceded it, set the canary ratio to 0, then RESET_FAILURE_STATUS.',
+  LOW_SURVIVAL: 'Survival is below the daily-checklist bar; compare the served policy with the previous production and consider ROLLBACK_MODEL.',
+  CONTRACT_BREACH: 'SAFE_MODE is on. Check which intents violate (intent_distribution, quarantine), tighten the safety rules, then RESET_FAILURE_STATUS.',
+  VIOLATIONS: 'Violations are above the daily-checklist bar; review the safety rules for the states in which they happen.',
+  LATENCY_BUDGET: 'p99 is over the budget: check the load (cycles/s), the pool (timeouts, crashes) and the host; shed load upstream.',
+  CONFIDENCE_COLLAPSE: 'The model is unsure of most decisions: raise min_confidence to let the rules decide, or roll back.',
+  INTENT_DOMINANCE: 'One intent dominates the decisions: check the model and the state inputs (a stuck sensor sends one state).',
+  SHADOW_DIVERGENCE: 'The candidate disagrees with most served decisions: do not promote before its value estimate explains why.',
+};
+
+export function evaluateAlerts(w: WindowSnapshot, c: AlertConfig): { status: 'OK' | 'WARNING' | 'CRITICAL' | 'INITIALIZING'; alerts: Alert[]; recommended_mitigation: string | null } {
+  const alerts: Alert[] = [];
+  if (w.outcomes >= c.min_samples && w.survival_rate !== null) {
+    if (w.survival_rate < c.survival_critical) alerts.push({ type: 'SURVIVAL_CRASH', level: 'CRITICAL', failure: 'SURVIVAL_CRASH', value: w.survival_rate, threshold: c.survival_critical, message: `survival ${w.survival_rate.toFixed(3)} < ${c.survival_critical}` });
+    else if (w.survival_rate < c.survival_warning) alerts.push({ type: 'LOW_SURVIVAL', level: 'WARNING', value: w.survival_rate, threshold: c.survival_warning, message: `survival ${w.survival_rate.toFixed(3)} < ${c.survival_warning}` });
+  }
+  if (w.outcomes >= c.min_samples && w.violation_rate !== null) {
+    if (w.violation_rate > c.violation_critical) alerts.push({ type: 'CONTRACT_BREACH', level: 'CRITICAL', failure: 'CONTRACT_BREACH', value: w.violation_rate, threshold: c.violation_critical, message: `violation rate ${w.violation_rate.toFixed(4)} > ${c.violation_critical}` });
+    else if (w.violation_rate > c.violation_warning) alerts.push({ type: 'VIOLATIONS', level: 'WARNING', value: w.violation_rate, threshold: c.violation_warning, message: `violation rate ${w.violation_rate.toFixed(4)} > ${c.violation_warning}` });
+  }
+  if (w.cycles >= c.min_samples) {
+    if (w.latency_us.p99 > c.p99_budget_us) alerts.push({ type: 'LATENCY_BUDGET', level: 'CRITICAL', value: w.latency_us.p99, threshold: c.p99_budget_us, message: `p99 ${w.latency_us.p99} µs > ${c.p99_budget_us} µs` });
+    if (w.mean_model_confidence !== null && w.mean_model_confidence < c.confidence_collapse) alerts.push({ type: 'CONFIDENCE_COLLAPSE', level: 'WARNING', value: w.mean_model_confidence, threshold: c.confidence_collapse, message: `mean model confidence ${w.mean_model_confidence.toFixed(3)} < ${c.confidence_collapse}` });
+    const [top, share] = Object.entries(w.intent_distribution).reduce((m, e) => (e[1] > m[1] ? e : m), ['', 0]);
+    if (share > c.intent_dominance) alerts.push({ type: 'INTENT_DOMINANCE', level: 'WARNING', value: share, threshold: c.intent_dominance, message: `${top} is ${(share * 100).toFixed(1)}% of decisions` });
+  }
+  if (w.shadow_samples >= c.min_samples && w.shadow_agreement_rate !== null && 1 - w.shadow_agreement_rate > c.shadow_divergence) {
+    alerts.push({ type: 'SHADOW_DIVERGENCE', level: 'WARNING', value: 1 - w.shadow_agreement_rate, threshold: c.shadow_divergence, message: `shadow divergence ${(1 - w.shadow_agreement_rate).toFixed(3)} > ${c.shadow_divergence}` });
+  }
+  const critical = alerts.find((a) => a.level === 'CRITICAL');
+  const status = w.cycles === 0 ? 'INITIALIZING' : critical ? 'CRITICAL' : alerts.length ? 'WARNING' : 'OK';
+  return { status, alerts, recommended_mitigation: alerts.length ? MITIGATION[(critical ?? alerts[0]).type] ?? null : null };
+}
+
+/**
+ * Canary auto-abort test: is the canary arm's death (or violation) rate
+ * significantly higher than the incumbent's? One-sided two-proportion z-test
+ * with a pooled variance; needs `canary_min_samples` canary outcomes.
+ */
+export function canaryWorse(canary: ArmRates, incumbent: ArmRates, c: AlertConfig): { worse: boolean; metric?: string; z?: number; canary_rate?: number; incumbent_rate?: number } {
+  if (canary.n < c.canary_min_samples || incumbent.n < c.canary_min_samples) return { worse: false };
+  for (const [metric, x1, x2] of [['death', canary.deaths, incumbent.deaths], ['violation', canary.violations, incumbent.violations]] as const) {
+    const p1 = x1 / canary.n, p2 = x2 / incumbent.n, p = (x1 + x2) / (canary.n + incumbent.n);
+    const se = Math.sqrt(p * (1 - p) * (1 / canary.n + 1 / incumbent.n));
+    if (se === 0) continue;
+    const z = (p1 - p2) / se;
+    if (z > c.canary_z) return { worse: true, metric, z, canary_rate: p1, incumbent_rate: p2 };
+  }
+  return { worse: false };
+}

@@ -1,0 +1,134 @@
+// Sliding-window metrics over the last `window` cycles (default 1000):
+// survival, violations and reward of the outcomes, the intent distribution,
+// confidence of model decisions, shadow agreement, latency percentiles (HDR),
+// and the same outcome rates split by arm (canary vs incumbent) for the
+// canary's automatic abort. Rings of fixed size: no allocation per cycle.
+import type { Histogram } from 'hdr-histogram-js';
+import { latencyHistogram } from '../engine/stats.js';
+
+class Ring {
+  private readonly v: Float64Array;
+  private n = 0;
+  sum = 0;
+  constructor(readonly size: number) { this.v = new Float64Array(size); }
+  push(x: number): void {
+    const i = this.n % this.size;
+    if (this.n >= this.size) this.sum -= this.v[i];
+    this.v[i] = x;
+    this.sum += x;
+    this.n++;
+  }
+  get count(): number { return Math.min(this.n, this.size); }
+  get mean(): number | null { return this.count > 0 ? this.sum / this.count : null; }
+}
+
+export interface ArmRates { n: number; deaths: number; violations: number }
+
+export interface WindowSnapshot {
+  window: number;
+  cycles: number;
+  outcomes: number;
+  survival_rate: number | null;
+  violation_rate: number | null;
+  reward_mean: number | null;
+  latency_us: { p50: number; p99: number; p999: number; max: number };
+  intent_distribution: Record<string, number>;
+  mean_model_confidence: number | null;
+  shadow_agreement_rate: number | null;
+  shadow_samples: number;
+  arms: { canary: ArmRates; incumbent: ArmRates };
+}
+
+export class Monitor {
+  private readonly alive: Ring;
+  private readonly violation: Ring;
+  private readonly reward: Ring;
+  private readonly confidence: Ring;
+  private agree: Ring;
+  private readonly intents: Uint8Array;
+  private readonly intentCounts: Int32Array;
+  private cyclesSeen = 0;
+  // Arms: 1 canary, 0 incumbent, per outcome.
+  private readonly armRing: Uint8Array;
+  private readonly armDeath: Uint8Array;
+  private readonly armViol: Uint8Array;
+  private armN = 0;
+  private readonly arms = { canary: { n: 0, deaths: 0, violations: 0 }, incumbent: { n: 0, deaths: 0, violations: 0 } };
+  // Latency: two HDR histograms of `window` cycles each, rotated; percentiles
+  // are read over both (the last window..2×window cycles).
+  private cur: Histogram = latencyHistogram();
+  private prev: Histogram = latencyHistogram();
+  private readonly both: Histogram = latencyHistogram();
+
+  constructor(readonly window: number, private readonly intentNames: readonly string[]) {
+    this.alive = new Ring(window);
+    this.violation = new Ring(window);
+    this.reward = new Ring(window);
+    this.confidence = new Ring(window);
+    this.agree = new Ring(window);
+    this.intents = new Uint8Array(window);
+    this.intentCounts = new Int32Array(intentNames.length);
+    this.armRing = new Uint8Array(window);
+    this.armDeath = new Uint8Array(window);
+    this.armViol = new Uint8Array(window);
+  }
+
+  served(intent: number, latencyUs: number, modelConfidence: number | null): void {
+    const i = this.cyclesSeen % this.window;
+    if (this.cyclesSeen >= this.window) this.intentCounts[this.intents[i]]--;
+    this.intents[i] = intent;
+    this.intentCounts[intent]++;
+    this.cyclesSeen++;
+    if (modelConfidence !== null) this.confidence.push(modelConfidence);
+    this.cur.recordValue(Math.max(1, latencyUs));
+    if (this.cur.totalCount >= this.window) {
+      const old = this.prev;
+      this.prev = this.cur;
+      old.reset();
+      this.cur = old;
+    }
+  }
+
+  outcome(alive: boolean, violation: boolean, reward: number | null, byCanary: boolean): void {
+    this.alive.push(alive ? 1 : 0);
+    this.violation.push(violation ? 1 : 0);
+    if (reward !== null) this.reward.push(reward);
+    const i = this.armN % this.window;
+    if (this.armN >= this.window) {
+      const a = this.armRing[i] ? this.arms.canary : this.arms.incumbent;
+      a.n--; a.deaths -= this.armDeath[i]; a.violations -= this.armViol[i];
+    }
+    this.armRing[i] = byCanary ? 1 : 0;
+    this.armDeath[i] = alive ? 0 : 1;
+    this.armViol[i] = violation ? 1 : 0;
+    const a = byCanary ? this.arms.canary : this.arms.incumbent;
+    a.n++; if (!alive) a.deaths++; if (violation) a.violations++;
+    this.armN++;
+  }
+
+  shadow(agree: boolean): void {
+    this.agree.push(agree ? 1 : 0);
+  }
+
+  snapshot(): WindowSnapshot {
+    const n = Math.min(this.cyclesSeen, this.window);
+    const both = this.both;
+    both.reset();
+    both.add(this.prev);
+    both.add(this.cur);
+    return {
+      window: this.window, cycles: n, outcomes: this.alive.count,
+      survival_rate: this.alive.mean, violation_rate: this.violation.mean, reward_mean: this.reward.mean,
+      latency_us: { p50: both.getValueAtPercentile(50), p99: both.getValueAtPercentile(99), p999: both.getValueAtPercentile(99.9), max: both.maxValue },
+      intent_distribution: Object.fromEntries(this.intentNames.map((name, i) => [name, n > 0 ? this.intentCounts[i] / n : 0])),
+      mean_model_confidence: this.confidence.mean,
+      shadow_agreement_rate: this.agree.mean, shadow_samples: this.agree.count,
+      arms: { canary: { ...this.arms.canary }, incumbent: { ...this.arms.incumbent } },
+    };
+  }
+
+  /** A new candidate: its shadow agreement and canary arm start over. */
+  resetShadow(): void {
+    this.agree = new Ring(this.window);
+  }
+}
