@@ -5,6 +5,8 @@ import { Sidecar, type SidecarOptions } from './sidecar.js';
 import { TcpServer } from './transport/tcp.js';
 import { HttpServer } from './transport/http.js';
 import { DEFAULT_LIMITS, type Limits } from './transport/framing.js';
+import { prometheus } from './monitor/prometheus.js';
+import { healthChecks } from './monitor/health.js';
 
 export interface ServerOptions extends SidecarOptions {
   host?: string;
@@ -34,6 +36,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let tcp: TcpServer | null = null, http: HttpServer | null = null;
   let tcpPort: number | null = null, httpPort: number | null = null;
   let closing = false;
+  const prom = prometheus(sidecar);
   try {
     if (o.tcpPort !== null) {
       tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024 },
@@ -45,6 +48,11 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         cycle: (req) => sidecar.handle(req),
         command: (req, bearer) => sidecar.handle(req, bearer),
         heartbeat: () => sidecar.handle({ type: 'HEARTBEAT' }),
+        health: async () => {
+          const r = healthChecks(sidecar.heartbeat());
+          return { ok: r.ok, report: { status: r.ok ? 'OK' : 'FAIL', checks: r.checks } };
+        },
+        metrics: async () => ({ contentType: prom.contentType, body: await prom.metrics() }),
         ready: () => !closing && sidecar.engine.pool.readyWorkers() + (sidecar.engine.pool.threads === 0 ? 1 : 0) > 0,
       });
       httpPort = await http.listen();

@@ -5,6 +5,9 @@ import { auditCommand, AUDIT_HELP } from './audit.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { cmdCommand, CMD_HELP, heartbeatCommand, HEARTBEAT_HELP } from './cmd.js';
 import { loadgenCommand, LOADGEN_HELP } from './loadgen.js';
+import { replayCommand, REPLAY_HELP } from './replay.js';
+import { quarantineCommand, QUARANTINE_HELP } from './quarantine.js';
+import { healthCommand, HEALTH_HELP } from './health.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
@@ -12,7 +15,10 @@ commands:
   serve         run the sidecar (TCP and HTTP) on a data directory
   cmd TYPE      send a command (two-step commands ask for confirmation)
   heartbeat     print the server's HEARTBEAT
+  health        the daily health checklist (PASS/WARN/FAIL per check)
   loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
+  replay FILE   replay an incident's failing cycle offline and compare the decision
+  quarantine    ls | show ID: the blocked experiences of a data directory
   demo          run the engine in-process against synthetic agents, with a live status line
   audit verify  verify a data directory's audit chain offline
 
@@ -24,13 +30,16 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
-  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP };
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP };
   if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
     case 'serve': return serve(rest);
     case 'cmd': return cmdCommand(rest);
     case 'heartbeat': return heartbeatCommand(rest);
     case 'loadgen': return loadgenCommand(rest);
+    case 'replay': return replayCommand(rest);
+    case 'quarantine': return quarantineCommand(rest);
+    case 'health': return healthCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);

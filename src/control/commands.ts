@@ -216,8 +216,10 @@ export class ControlPlane {
       const rec = await this.d.audit.append('COMMAND', operator, payload);
       return { ...reply, audit_seq: rec.seq, audit_hash: rec.hash };
     } catch (e) {
-      // The command's effect (if any) stands; its record could not be written.
-      return { ...fromError(e), type: type ?? undefined, audit_seq: null, audit_hash: null, unaudited_status: reply.status };
+      // The reply stands (a refusal stays a refusal, an effect that was made
+      // stays made), but it could not be audited: say so.
+      const err = fromError(e).error as { code: string; message: string };
+      return { ...reply, audit_seq: null, audit_hash: null, audit_error: err };
     }
   }
 

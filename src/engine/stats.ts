@@ -30,6 +30,8 @@ export class EngineStats {
   readonly bySource: Record<PolicySource, number> = { ML: 0, CANARY_ML: 0, RULES: 0, SAFETY_OVERRIDE: 0, LOCKDOWN: 0, DISASTER_FALLBACK: 0 };
   readonly byIntent: number[];
   readonly latency = latencyHistogram();
+  /** Also told every cycle's latency (the Prometheus histogram). */
+  onLatency: ((us: number) => void) | null = null;
 
   constructor(readonly intentNames: readonly string[]) {
     this.byIntent = new Array<number>(intentNames.length).fill(0);
@@ -41,6 +43,7 @@ export class EngineStats {
     this.byIntent[intent]++;
     if (canary) this.canaryCalls++;
     this.latency.recordValue(Math.max(1, latencyUs));
+    if (this.onLatency) this.onLatency(latencyUs);
   }
 
   batch(rows: number, micros: number): void {

@@ -60,7 +60,10 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
   const e = p.engine, s = p.state, st = e.stats;
   const g = gateFigures(e.shadow, p.gate);
   const frozen = s.lockdown.active;
-  const paused = s.failure.mode === 'SHADOW_LEARNING_PAUSE' || e.control.learningPaused;
+  // The live mode (the engine's): it equals the persisted one except when the
+  // disk refused to persist it (READ_ONLY_DISK).
+  const mode = e.control.mode === 'LOCKDOWN' ? s.failure.mode : e.control.mode;
+  const paused = mode === 'SHADOW_LEARNING_PAUSE' || mode === 'TEMPORAL_LOCK' || e.control.learningPaused;
   const cycles = Math.max(1, st.cycles);
   const w = e.monitor.snapshot();
   const a = evaluateAlerts(w, p.alerts);
@@ -111,7 +114,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
     },
     audit_metrics: { length: p.audit.length, head_hash: p.audit.headHash, verified: p.auditVerified },
     failure_status: {
-      mode: frozen ? 'LOCKDOWN' : s.failure.mode,
+      mode: frozen ? 'LOCKDOWN' : mode,
       incident_count: s.failure.incident_count,
       last_failure: s.failure.last_failure,
       since: s.failure.since,

@@ -2,5 +2,5 @@ import { startServer, type RunningServer, type ServerOptions } from '../../src/s
 
 export async function server(dataDir: string, extra: Partial<ServerOptions> = {}): Promise<RunningServer> {
   return startServer({ dataDir, tcpPort: 0, httpPort: 0, checkpointEverySec: 0, ...extra,
-    config: { engine: { pool_threads: 1, ...extra.config?.engine }, control: extra.config?.control } });
+    config: { ...extra.config, engine: { pool_threads: 1, ...extra.config?.engine } } });
 }

@@ -2,7 +2,7 @@ import { Sidecar, type SidecarOptions } from '../../src/sidecar.js';
 import type { CycleReply } from '../../src/engine/types.js';
 
 export async function openSidecar(dataDir: string, extra: Partial<SidecarOptions> = {}): Promise<Sidecar> {
-  return Sidecar.open({ dataDir, checkpointEverySec: 0, ...extra, config: { engine: { pool_threads: 0, ...extra.config?.engine }, control: extra.config?.control } });
+  return Sidecar.open({ dataDir, checkpointEverySec: 0, ...extra, config: { ...extra.config, engine: { pool_threads: 0, ...extra.config?.engine } } });
 }
 
 /** Sends a command; for two-step ones, confirms with the token it gets. */

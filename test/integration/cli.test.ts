@@ -76,3 +76,64 @@ describe('shadowpath CLI', () => {
     expect(help.stdout).toContain('--data-dir');
   });
 });
+
+describe('incident investigation and the health checklist, end to end', () => {
+  it('fault → non-NORMAL failure_status → incident file → its audit_hash in the log → replay → two-step reset; health and metrics', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', t.dir, '--tcp-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => srv.kill('SIGKILL'));
+    const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number; http_port: number };
+    const port = ['--tcp-port', String(info.tcp_port)];
+    const { TcpClient } = await import('../../src/transport/client.js');
+    const c = await TcpClient.connect('127.0.0.1', info.tcp_port);
+    cleanups.push(() => c.close());
+    // Healthy traffic with outcomes, one malformed outcome (quarantined), then time going backwards.
+    const now = Date.now() / 1000;
+    let last = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now } });
+    for (let i = 1; i <= 200; i++) last = await c.request({ agent_id: 'bot-1', state: { health: 1, target_distance: 50, timestamp: now + i * 0.05 }, intent_taken: i === 7 ? 'FLY' : last.intent, result: { outcomes: { is_alive: true } } });
+    const fault = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now - 10 } });
+    expect(fault).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
+    await new Promise((r) => setTimeout(r, 300));
+    const hb = await c.request({ type: 'HEARTBEAT' });
+    expect((hb as any).failure_status).toMatchObject({ mode: 'TEMPORAL_LOCK', incident_count: 1, last_failure: { type: 'TIME_INTEGRITY_VIOLATION' } });
+    // The incident file, and its audit record.
+    const list = await c.request({ type: 'LIST_INCIDENTS', operator_id: 'Op-01' });
+    const inc = (list as any).incidents.find((i: any) => i.type === 'TIME_INTEGRITY_VIOLATION');
+    const file = join(t.dir, 'failures', `incident_${inc.incident_id}.json`);
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    expect(report).toMatchObject({ incident_id: inc.incident_id, type: 'TIME_INTEGRITY_VIOLATION', mode: 'TEMPORAL_LOCK', state_snapshot: { sha256: expect.any(String) } });
+    const log = readFileSync(join(t.dir, 'audit', 'audit.log'), 'utf8');
+    expect(log).toContain(`"hash":"${report.audit_hash}"`);
+    // Replay offline, no server needed.
+    const rep = await run(['replay', file]);
+    expect(rep.code, rep.stdout + rep.stderr).toBe(0);
+    expect(rep.stdout).toContain('MATCH');
+    // The checklist: FAIL is not expected here (survival 1, no violations), the quarantine is not empty (WARN).
+    const health = await run(['health', '--expect-model', 'none-such', ...port]);
+    expect(health.code).toBe(1); // the active-model check fails
+    expect(health.stdout).toMatch(/PASS\s+Survival rate > 0.9/);
+    expect(health.stdout).toMatch(/PASS\s+Violation rate < 0.01/);
+    expect(health.stdout).toMatch(/FAIL\s+Active model matches expectations/);
+    expect(health.stdout).toMatch(/WARN\s+Quarantine inspected\s+1 blocked: UNKNOWN_INTENT 1/);
+    expect(health.stdout).toMatch(/PASS\s+Latency p99 < 50 ms/);
+    const h2 = await fetch(`http://127.0.0.1:${info.http_port}/v1/health`);
+    expect(((await h2.json()) as any).checks).toHaveLength(5);
+    const metrics = await (await fetch(`http://127.0.0.1:${info.http_port}/metrics`)).text();
+    for (const m of ['shadowpath_cycles_total', 'shadowpath_intents_total{intent="STOP"}', 'shadowpath_cycle_latency_seconds_bucket', 'shadowpath_survival_rate',
+      'shadowpath_violation_rate', 'shadowpath_failure_mode{mode="TEMPORAL_LOCK"} 1', 'shadowpath_lockdown 0', 'shadowpath_canary_ratio', 'shadowpath_quarantined_total',
+      'shadowpath_audit_length', 'shadowpath_learning_updates_total']) expect(metrics).toContain(m);
+    // Two-step reset.
+    const reset = await run(['cmd', 'RESET_FAILURE_STATUS', '--operator', 'Op-01', '--yes', ...port]);
+    expect(reset.code).toBe(0);
+    expect(((await c.request({ type: 'HEARTBEAT' })) as any).failure_status.mode).toBe('NORMAL');
+    // The quarantine, offline.
+    srv.kill('SIGTERM');
+    await new Promise((r) => srv.once('exit', r));
+    const ls = await run(['quarantine', 'ls', '--data-dir', t.dir]);
+    expect(ls.stdout).toMatch(/1 quarantined: UNKNOWN_INTENT 1/);
+    const id = /\s(\d+:\d+)\s/.exec(ls.stdout)![1];
+    const show = await run(['quarantine', 'show', id, '--data-dir', t.dir]);
+    expect(JSON.parse(show.stdout)).toMatchObject({ id, reason: 'UNKNOWN_INTENT', agent_id: 'bot-1', intent_taken: 'FLY' });
+  });
+});

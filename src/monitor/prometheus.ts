@@ -1,0 +1,42 @@
+// GET /metrics: Prometheus text format through prom-client. Counters and
+// gauges are read from the sidecar's own figures at scrape time; only the
+// latency histogram is fed per cycle.
+import client from 'prom-client';
+import type { Sidecar } from '../sidecar.js';
+
+const MODES = ['NORMAL', 'SAFE_MODE', 'SHADOW_LEARNING_PAUSE', 'TEMPORAL_LOCK', 'READ_ONLY_DISK', 'LOCKDOWN'];
+
+export function prometheus(s: Sidecar): { contentType: string; metrics: () => Promise<string> } {
+  const registry = new client.Registry();
+  const e = s.engine;
+  const latency = new client.Histogram({
+    name: 'shadowpath_cycle_latency_seconds', help: 'Cycle latency, from arrival to reply.', registers: [registry],
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+  });
+  e.stats.onLatency = (us) => latency.observe(us / 1e6);
+  const gauge = (name: string, help: string, read: () => number | null, labelNames: string[] = []) =>
+    new client.Gauge({ name, help, registers: [registry], labelNames, collect() { const v = read(); if (v !== null) this.set(v); } });
+  new client.Counter({ name: 'shadowpath_cycles_total', help: 'Cycles answered.', registers: [registry], collect() { this.reset(); this.inc(e.stats.cycles); } });
+  new client.Counter({
+    name: 'shadowpath_intents_total', help: 'Cycles answered, by intent served.', labelNames: ['intent'], registers: [registry],
+    collect() { this.reset(); e.intents.names.forEach((n, i) => this.inc({ intent: n }, e.stats.byIntent[i])); },
+  });
+  new client.Counter({
+    name: 'shadowpath_policy_source_total', help: 'Cycles answered, by policy source.', labelNames: ['source'], registers: [registry],
+    collect() { this.reset(); for (const [k, v] of Object.entries(e.stats.bySource)) this.inc({ source: k }, v); },
+  });
+  gauge('shadowpath_survival_rate', 'Share of outcomes alive over the monitoring window.', () => e.monitor.snapshot().survival_rate);
+  gauge('shadowpath_violation_rate', 'Share of outcomes with a safety violation over the monitoring window.', () => e.monitor.snapshot().violation_rate);
+  new client.Gauge({
+    name: 'shadowpath_failure_mode', help: '1 for the current failure mode.', labelNames: ['mode'], registers: [registry],
+    collect() { const cur = e.control.lockdown ? 'LOCKDOWN' : e.control.mode; for (const m of MODES) this.set({ mode: m }, m === cur ? 1 : 0); },
+  });
+  gauge('shadowpath_lockdown', '1 while the emergency lockdown is latched.', () => (e.control.lockdown ? 1 : 0));
+  gauge('shadowpath_canary_ratio', 'Share of cycles served by the candidate.', () => e.control.canaryRatio);
+  gauge('shadowpath_quarantined_total', 'Experiences quarantined (since start-up files included).', () => s.quarantine.total);
+  gauge('shadowpath_audit_length', 'Records in the audit log.', () => s.audit.length);
+  gauge('shadowpath_learning_updates_total', 'Learning updates applied to the candidate.', () => e.stats.learningUpdates);
+  gauge('shadowpath_shadow_sample_size', 'Shadow cycles of the current candidate.', () => e.shadow.samples);
+  gauge('shadowpath_incidents_total', 'Incidents recorded (control state).', () => s.control.state.failure.incident_count);
+  return { contentType: registry.contentType, metrics: () => registry.metrics() };
+}

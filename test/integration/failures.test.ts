@@ -1,0 +1,218 @@
+// Failure management, one mode at a time, against a real sidecar: each fault
+// is detected where DESIGN says, contained as it says, audited, written up as
+// an incident whose audit_hash is in the log, and (when a cycle is involved)
+// replayed offline to the same decision.
+import { describe, it, expect, afterEach } from 'vitest';
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpDir } from '../helpers/tmp.js';
+import { openSidecar, confirmed } from '../helpers/sidecar.js';
+import { replay } from '../../src/monitor/replay.js';
+import { listIncidents } from '../../src/monitor/incidents.js';
+import { verifyLogFile } from '../../src/audit/log.js';
+import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
+import type { CycleReply } from '../../src/engine/types.js';
+import { ARCH_LINEAR } from '../../src/kernel/layout.js';
+
+let cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
+const OP = 'Op-01';
+
+async function fresh(extra: Partial<SidecarOptions> = {}): Promise<{ s: Sidecar; dir: string }> {
+  const t = tmpDir();
+  const s = await openSidecar(t.dir, { ...extra, config: { ...extra.config, failures: { incident_min_interval_s: 0, ...extra.config?.failures } } });
+  cleanups.push(t.cleanup, () => s.close());
+  return { s, dir: t.dir };
+}
+
+/** Waits for the failure manager's durable work (mode, audit, incident files). */
+async function settle(s: Sidecar): Promise<void> {
+  s.failures.tick();
+  await s.failures.drain();
+  await s.audit.drain();
+}
+
+/** The incident of `type`: its file is there, its audit record is in a verified log, its snapshot replays. */
+async function checkIncident(s: Sidecar, dir: string, type: string, replayable = true) {
+  const all = listIncidents(join(dir, 'failures'));
+  const inc = all.find((i) => i.type === type);
+  expect(inc, `incident ${type} among ${all.map((i) => i.type)}`).toBeDefined();
+  const log = readFileSync(join(dir, 'audit', 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rec = log.find((r) => r.seq === inc!.audit_seq);
+  expect(rec).toMatchObject({ kind: 'INCIDENT', hash: inc!.audit_hash, payload: { incident_id: inc!.incident_id, type } });
+  expect((await verifyLogFile(join(dir, 'audit', 'audit.log'))).ok).toBe(true);
+  if (replayable) {
+    const r = await replay(join(dir, 'failures', `incident_${inc!.incident_id}.json`));
+    expect(r.differences).toEqual([]);
+    expect(r.match).toBe(true);
+  }
+  return inc!;
+}
+
+const hb = async (s: Sidecar) => (await s.handle({ type: 'HEARTBEAT' })) as Record<string, any>;
+const STATE = { health: 0.9, target_distance: 10 };
+
+async function withModels(s: Sidecar) {
+  await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'P', architecture: 'mlp', hidden: 8 } });
+  await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'P' });
+  await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true });
+  await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'C', architecture: 'mlp', hidden: 8 } });
+  await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'C' });
+}
+
+describe('failure modes', () => {
+  it('INFERENCE_TIMEOUT: the batch gets STOP, SAFE_MODE for N cycles, then NORMAL again (audited); replays', async () => {
+    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1, batch_timeout_ms: 100 }, failures: { safe_mode_cycles: 20 } } });
+    await withModels(s);
+    const r = (await s.handle({ agent_id: 'a', state: STATE, __fault: 'hang' })) as CycleReply;
+    expect(r).toMatchObject({ intent: 'STOP', policy_source: 'DISASTER_FALLBACK', fallback_reason: 'INFERENCE_TIMEOUT' });
+    await settle(s);
+    expect((await hb(s)).failure_status).toMatchObject({ mode: 'SAFE_MODE', last_failure: { type: 'INFERENCE_TIMEOUT' } });
+    expect(await s.handle({ agent_id: 'b', state: STATE })).toMatchObject({ policy_source: 'RULES', fallback_reason: 'SAFE_MODE' });
+    await checkIncident(s, dir, 'INFERENCE_TIMEOUT');
+    for (let i = 0; i < 25; i++) await s.handle({ agent_id: `c${i}`, state: STATE });
+    await settle(s);
+    expect((await hb(s)).failure_status.mode).toBe('NORMAL');
+    const log = readFileSync(join(dir, 'audit', 'audit.log'), 'utf8');
+    expect(log).toContain('system:safe-mode-cooldown');
+  });
+
+  it('WORKER_CRASH: STOP for the batch, the worker replaced, an incident; the mode stays NORMAL; replays', async () => {
+    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1 } } });
+    await withModels(s);
+    expect(await s.handle({ agent_id: 'a', state: STATE, __fault: 'exit' })).toMatchObject({ intent: 'STOP', fallback_reason: 'WORKER_CRASH' });
+    await settle(s);
+    expect((await hb(s)).failure_status).toMatchObject({ mode: 'NORMAL', incident_count: 1 });
+    expect(await s.handle({ agent_id: 'b', state: STATE })).toMatchObject({ policy_source: expect.stringMatching(/ML|SAFETY_OVERRIDE/) });
+    await checkIncident(s, dir, 'WORKER_CRASH');
+  });
+
+  it('STALE_STATE: that cycle STOPs, an incident; replays', async () => {
+    const { s, dir } = await fresh({ config: { engine: { stale_after_s: 2 } } });
+    await withModels(s);
+    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: Date.now() / 1000 - 60 } })).toMatchObject({ intent: 'STOP', fallback_reason: 'STALE_STATE_DETECTED' });
+    await settle(s);
+    expect((await hb(s)).failure_status.mode).toBe('NORMAL');
+    await checkIncident(s, dir, 'STALE_STATE');
+  });
+
+  it('TIME_INTEGRITY_VIOLATION: TEMPORAL_LOCK (every cycle STOP, learning paused) until a two-step reset; replays', async () => {
+    const { s, dir } = await fresh();
+    await withModels(s);
+    const now = Date.now() / 1000;
+    await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: now } });
+    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: now - 5 } })).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
+    await settle(s);
+    expect((await hb(s)).failure_status.mode).toBe('TEMPORAL_LOCK');
+    const updates = s.engine.stats.learningUpdates;
+    let last = (await s.handle({ agent_id: 'z', state: STATE })) as CycleReply;
+    for (let i = 0; i < 10; i++) {
+      last = (await s.handle({ agent_id: 'z', state: STATE, intent_taken: last.intent, result: { outcomes: { is_alive: true } } })) as CycleReply;
+      expect(last).toMatchObject({ intent: 'STOP', policy_source: 'DISASTER_FALLBACK', fallback_reason: 'TEMPORAL_LOCK', failure_mode: 'TEMPORAL_LOCK' });
+    }
+    expect(s.engine.stats.learningUpdates).toBe(updates);
+    await checkIncident(s, dir, 'TIME_INTEGRITY_VIOLATION');
+    expect(await confirmed(s, { type: 'RESET_FAILURE_STATUS', operator_id: OP })).toMatchObject({ status: 'OK' });
+    expect((await s.handle({ agent_id: 'y', state: STATE })) as CycleReply).not.toMatchObject({ policy_source: 'DISASTER_FALLBACK' });
+  });
+
+  it('CORRUPTION_NAN: a non-finite production output → STOP, lockdown, incident; replays', async () => {
+    const { s, dir } = await fresh();
+    const d = s.engine.schema.dim, k = s.engine.intents.count;
+    const w1 = Array.from({ length: k }, () => new Array(d).fill(1e38));
+    await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'HUGE', architecture: 'linear' }, weights: { w1, b1: new Array(k).fill(0) } });
+    await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'HUGE' });
+    await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true });
+    expect(await s.handle({ agent_id: 'a', state: { health: 1, energy: 1, target_distance: 1000 } })).toMatchObject({ intent: 'STOP', policy_source: 'DISASTER_FALLBACK', fallback_reason: 'CORRUPTION_NAN' });
+    await settle(s);
+    expect((await hb(s)).lockdown).toMatchObject({ active: true, operator_id: 'system', reason: expect.stringContaining('CORRUPTION_NAN') });
+    expect(await s.handle({ agent_id: 'b', state: STATE })).toMatchObject({ policy_source: 'LOCKDOWN' });
+    await checkIncident(s, dir, 'CORRUPTION_NAN');
+    void ARCH_LINEAR;
+  });
+
+  it('MALFORMED_INPUT above the rate: quarantined, then SHADOW_LEARNING_PAUSE; quarantine files hold them', async () => {
+    const { s, dir } = await fresh();
+    await withModels(s);
+    let last = (await s.handle({ agent_id: 'a', state: STATE })) as CycleReply;
+    for (let i = 0; i < 120; i++) {
+      const bad = i % 2 === 0;
+      last = (await s.handle({ agent_id: 'a', state: STATE, intent_taken: bad ? 'FLY' : last.intent, result: { outcomes: { is_alive: true } } })) as CycleReply;
+    }
+    await settle(s);
+    const h = await hb(s);
+    expect(h.failure_status.mode).toBe('SHADOW_LEARNING_PAUSE');
+    expect(h.learning_state).toBe('PAUSED');
+    expect(h.online_ml_metrics.quarantine_by_reason.UNKNOWN_INTENT).toBe(60);
+    const updates = s.engine.stats.learningUpdates;
+    for (let i = 0; i < 10; i++) last = (await s.handle({ agent_id: 'a', state: STATE, intent_taken: last.intent, result: { outcomes: { is_alive: true } } })) as CycleReply;
+    expect(s.engine.stats.learningUpdates).toBe(updates);
+    await checkIncident(s, dir, 'MALFORMED_INPUT');
+    await s.quarantine.close();
+    const files = execSync(`cat ${join(dir, 'quarantine')}/q-*.jsonl`).toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(files.filter((e) => e.reason === 'UNKNOWN_INTENT')).toHaveLength(60);
+    expect(files[0]).toMatchObject({ id: '1:1', agent_id: 'a', reason: 'UNKNOWN_INTENT', intent_taken: 'FLY' });
+  });
+
+  it('SURVIVAL_CRASH and CONTRACT_BREACH from the window: SAFE_MODE, incident; replays', async () => {
+    for (const [type, outcome] of [['SURVIVAL_CRASH', { outcomes: { is_alive: false } }], ['CONTRACT_BREACH', { safety_flags: { violation: true } }]] as const) {
+      const { s, dir } = await fresh();
+      await withModels(s);
+      let last = (await s.handle({ agent_id: 'a', state: STATE })) as CycleReply;
+      for (let i = 0; i < 150; i++) last = (await s.handle({ agent_id: `a${i % 4}`, state: STATE, ...(i >= 4 ? { intent_taken: last.intent, result: outcome } : {}) })) as CycleReply;
+      s.failures.tick();                               // the alert asks for the next cycle's capture
+      await s.handle({ agent_id: 'trigger', state: STATE });
+      await settle(s);
+      expect((await hb(s)).failure_status).toMatchObject({ mode: 'SAFE_MODE', last_failure: { type } });
+      expect(await s.handle({ agent_id: 'x', state: STATE })).toMatchObject({ policy_source: 'RULES', fallback_reason: 'SAFE_MODE' });
+      await checkIncident(s, dir, type);
+    }
+  });
+
+  it('canary auto-abort: a significantly worse canary arm sends the ratio to 0, with an incident', async () => {
+    const { s, dir } = await fresh({ config: { failures: { alerts: { canary_min_samples: 30, survival_critical: 0 } } } });
+    await withModels(s);
+    expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.1 })).toMatchObject({ status: 'OK' });
+    const last = new Map<string, CycleReply>();
+    for (let i = 0; i < 1500; i++) {
+      const id = `a${i % 16}`, prev = last.get(id);
+      const r = (await s.handle(prev ? { agent_id: id, state: STATE, intent_taken: prev.intent, result: { outcomes: { is_alive: prev.model_version !== 'C' } } } : { agent_id: id, state: STATE })) as CycleReply;
+      last.set(id, r);
+      if (i % 100 === 99) s.failures.tick();
+      if (s.engine.control.canaryRatio === 0) break;
+    }
+    await s.handle({ agent_id: 'trigger', state: STATE });
+    await settle(s);
+    expect(s.engine.control.canaryRatio).toBe(0);
+    expect((await hb(s)).canary_ratio).toBe(0);
+    await checkIncident(s, dir, 'CANARY_ABORT');
+  });
+
+  it('FLOOD: cycles over the rate limit are shed with E_FLOOD, with an incident', async () => {
+    const { s, dir } = await fresh({ config: { max_cycles_per_s: 50 } });
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => s.handle({ agent_id: `f${i}`, state: STATE })));
+    const shed = rs.filter((r) => r.status === 'REJECTED' && (r as any).error.code === 'E_FLOOD');
+    expect(shed.length).toBeGreaterThan(100);
+    expect(rs.filter((r) => r.status === 'OK').length).toBeGreaterThan(0);
+    await settle(s);
+    await checkIncident(s, dir, 'FLOOD', false);
+  });
+
+  it('READ_ONLY_DISK: a failed write keeps decisions going and refuses mutations', async () => {
+    const { s, dir } = await fresh();
+    await withModels(s);
+    const audit = join(dir, 'audit', 'audit.log');
+    execSync(`chattr +i ${audit} ${dir}`);
+    cleanups.push(() => { execSync(`chattr -i ${audit} ${dir}`); });
+    const r = await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.01 });
+    expect(r, JSON.stringify(r)).toMatchObject({ status: 'REJECTED', error: { code: expect.stringMatching(/E_DISK|E_READ_ONLY/) } });
+    await settle(s);
+    expect(s.engine.control.mode).toBe('READ_ONLY_DISK');
+    expect(await s.handle({ agent_id: 'a', state: STATE })).toMatchObject({ status: 'OK', failure_mode: 'READ_ONLY_DISK' });
+    expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.02 })).toMatchObject({
+      status: 'REJECTED', error: { code: 'E_READ_ONLY' }, audit_seq: null, audit_error: { code: 'E_DISK' } });
+    expect((await hb(s)).failure_status.mode).toBe('READ_ONLY_DISK');
+    execSync(`chattr -i ${audit} ${dir}`);
+  });
+});
