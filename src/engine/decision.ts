@@ -26,7 +26,8 @@ export interface Served {
 export interface RowContext {
   control: EngineControl;
   verdict: SafetyVerdict;
-  values: Float64Array;
+  /** The rules policy's proposal for this state (computed on arrival). */
+  rulesIntent: number;
   cycleId: number;
   /** Set when the cycle itself must be answered STOP (stale, time going backwards). */
   forcedReason: string | null;
@@ -66,7 +67,7 @@ function fromModel(d: DecisionDeps, f: Float32Array, o: number, ctx: RowContext,
 
 function fromRules(d: DecisionDeps, ctx: RowContext, reason: string): Served {
   const mask = ctx.verdict.mask;
-  const proposed = d.rules.decide(ctx.values);
+  const proposed = ctx.rulesIntent;
   let greedy = proposed, source: PolicySource = 'RULES', why = reason;
   if (!((mask >>> proposed) & 1)) {
     greedy = ctx.verdict.pref >= 0 ? ctx.verdict.pref : (mask >>> d.intents.stop) & 1 ? d.intents.stop : 31 - Math.clz32(mask & -mask);

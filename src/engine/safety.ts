@@ -33,8 +33,8 @@ export interface SafetyVerdict {
   mask: number;
   /** Preferred replacement for a forbidden proposal, -1 if none. */
   pref: number;
-  /** Index into rules of each matching rule (few; usually none). */
-  matched: number[];
+  /** Bit i set when rule i matched (at most 32 rules). */
+  matched: number;
 }
 
 export class SafetyRules {
@@ -42,6 +42,7 @@ export class SafetyRules {
 
   constructor(specs: SafetyRuleSpec[], schema: StateSchema, private readonly intents: Intents) {
     if (!Array.isArray(specs)) throw new SidecarError('E_CONFIG', 'safety_rules must be an array');
+    if (specs.length > 32) throw new SidecarError('E_CONFIG', 'at most 32 safety rules');
     const ids = new Set<string>();
     this.rules = specs.map((s, i) => {
       const where = `safety_rules[${i}]`;
@@ -66,16 +67,16 @@ export class SafetyRules {
 
   evaluate(values: Float64Array, out: SafetyVerdict): SafetyVerdict {
     let mask = this.intents.allMask;
-    let pref = -1;
-    out.matched.length = 0;
+    let pref = -1, matched = 0;
     for (let i = 0; i < this.rules.length; i++) {
       const r = this.rules[i];
       if (r.match(values)) {
         mask = (mask & ~r.forbid) >>> 0;
         if (pref < 0) pref = r.fallback;
-        out.matched.push(i);
+        matched |= 1 << i;
       }
     }
+    out.matched = matched >>> 0;
     if (mask === 0) mask = (1 << this.intents.stop) >>> 0;
     out.mask = mask;
     out.pref = pref >= 0 && (mask >>> pref) & 1 ? pref : -1;
@@ -84,7 +85,9 @@ export class SafetyRules {
 
   /** The id of the first matched rule that forbids `intent`, or undefined. */
   forbiddenBy(verdict: SafetyVerdict, intent: number): string | undefined {
-    for (const i of verdict.matched) if ((this.rules[i].forbid >>> intent) & 1) return this.rules[i].id;
+    for (let i = 0; i < this.rules.length; i++) {
+      if ((verdict.matched >>> i) & 1 && (this.rules[i].forbid >>> intent) & 1) return this.rules[i].id;
+    }
     return undefined;
   }
 }

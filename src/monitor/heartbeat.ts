@@ -65,7 +65,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
   const mode = e.control.mode === 'LOCKDOWN' ? s.failure.mode : e.control.mode;
   const paused = mode === 'SHADOW_LEARNING_PAUSE' || mode === 'TEMPORAL_LOCK' || e.control.learningPaused;
   const cycles = Math.max(1, st.cycles);
-  const w = e.monitor.snapshot();
+  const w = e.monitor.snapshotCached();
   const a = evaluateAlerts(w, p.alerts);
   const metrics = {
     window_cycles: w.window,

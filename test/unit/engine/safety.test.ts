@@ -11,7 +11,7 @@ const bit = (n: string) => 1 << intents.index(n);
 
 describe('SafetyRules', () => {
   const rules = new SafetyRules(DEFAULT_SAFETY_RULES, schema, intents);
-  const verdict = () => ({ mask: 0, pref: -1, matched: [] as number[] });
+  const verdict = () => ({ mask: 0, pref: -1, matched: 0 });
 
   it('allows everything when no rule matches', () => {
     const v = rules.evaluate(values({}), verdict());
