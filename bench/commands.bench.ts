@@ -42,7 +42,7 @@ export async function commandsBench(opts: BenchOptions): Promise<CommandsBench> 
         return s.handle(req).then((r) => { if (r.status === 'OK') last[a] = (r as CycleReply).intent; return r as CycleReply; });
       },
     };
-    const secs = opts.quick ? 3 : 8;
+    const secs = opts.quick ? 2 : 8;
     await openLoop(driver, 5000, 0.5);
     const { hist: _a, ...without } = await openLoop(driver, 10_000, secs);
 

@@ -43,13 +43,13 @@ async function load(target: string, transport: Transport, port: number, rate: nu
  * more before the search stops: on this shared 2-vCPU machine one stall of a
  * few hundred ms can sink a short run that the server otherwise sustains.
  */
-async function highest(target: string, transport: Transport, port: number, from: number, connections: number, seconds: number): Promise<{ rows: Row[]; best: number }> {
+async function highest(target: string, transport: Transport, port: number, from: number, connections: number, seconds: number, quick: boolean): Promise<{ rows: Row[]; best: number }> {
   const rows: Row[] = [];
   let best = 0;
-  await load('warm-up', transport, port, from / 2, connections, 2); // JIT, connection pools
-  for (let rate = from; rate < 2_000_000; rate = Math.round(rate * 1.4)) {
+  await load('warm-up', transport, port, from / 2, connections, quick ? 1 : 2); // JIT, connection pools
+  for (let rate = from; rate < 2_000_000; rate = Math.round(rate * (quick ? 2 : 1.4))) {
     let r = await load(target, transport, port, rate, connections, seconds);
-    if (!r.sustained) { rows.push(r); r = await load(`${target} (again)`, transport, port, rate, connections, seconds); }
+    if (!r.sustained && !quick) { rows.push(r); r = await load(`${target} (again)`, transport, port, rate, connections, seconds); }
     rows.push(r);
     if (!r.sustained) break;
     best = Math.max(best, r.achieved_per_s);
@@ -67,7 +67,7 @@ export interface E2eBench {
 }
 
 export async function e2eBench(opts: BenchOptions): Promise<E2eBench> {
-  const secs = opts.quick ? 2 : 5;
+  const secs = opts.quick ? 1 : 5;
   const dir = mkdtempSync(join(tmpdir(), 'shadowpath-e2e-'));
   const main = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
   const echo = join(packageRoot(), 'dist', 'bench', 'echo-server.js');
@@ -76,13 +76,14 @@ export async function e2eBench(opts: BenchOptions): Promise<E2eBench> {
   const httpEcho = await start([echo, 'http']);
   try {
     const tcpPort = server.info.tcp_port as number, httpPort = server.info.http_port as number;
-    await load('warm-up', 'tcp', tcpPort, 2000, 4, 2);
-    await load('warm-up', 'tcp', tcpEcho.info.port as number, 2000, 4, 2);
-    const tcp_at_5k = await load('shadowpath tcp json', 'tcp', tcpPort, 5000, 4, secs);
-    const tcp_echo_at_5k = await load('bare tcp echo', 'tcp', tcpEcho.info.port as number, 5000, 4, secs);
-    const binary = await highest('shadowpath binary', 'binary', tcpPort, 10_000, 8, secs);
-    const http = await highest('shadowpath http', 'http', httpPort, 2000, 16, secs);
-    const bare_http = await highest('bare node:http echo', 'http', httpEcho.info.port as number, 2000, 16, secs);
+    const q = opts.quick;
+    await load('warm-up', 'tcp', tcpPort, 2000, 4, q ? 1 : 2);
+    await load('warm-up', 'tcp', tcpEcho.info.port as number, 2000, 4, q ? 1 : 2);
+    const tcp_at_5k = await load('shadowpath tcp json', 'tcp', tcpPort, 5000, 4, q ? 2 : secs);
+    const tcp_echo_at_5k = await load('bare tcp echo', 'tcp', tcpEcho.info.port as number, 5000, 4, q ? 2 : secs);
+    const binary = await highest('shadowpath binary', 'binary', tcpPort, 10_000, 8, secs, q);
+    const http = await highest('shadowpath http', 'http', httpPort, 2000, 16, secs, q);
+    const bare_http = await highest('bare node:http echo', 'http', httpEcho.info.port as number, 2000, 16, secs, q);
     return { tcp_at_5k, tcp_echo_at_5k, binary, http, bare_http, http_vs_bare: Math.round((http.best / Math.max(1, bare_http.best)) * 100) / 100 };
   } finally {
     await Promise.all([stop(server), stop(tcpEcho), stop(httpEcho)]);

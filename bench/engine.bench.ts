@@ -65,7 +65,7 @@ export interface EngineBench {
 }
 
 export async function engineBench(opts: BenchOptions): Promise<EngineBench> {
-  const secs = opts.quick ? 1.5 : 4;
+  const secs = opts.quick ? 1 : 4;
   const e = await benchEngine();
   try {
     const drive = inProcessDriver(e);

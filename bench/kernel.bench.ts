@@ -19,8 +19,8 @@ export interface KernelBench {
 }
 
 export function kernelBench(opts: BenchOptions): KernelBench {
-  const iters = opts.quick ? 20_000 : 100_000;
-  const reps = opts.quick ? 5 : 9;
+  const iters = opts.quick ? 10_000 : 100_000;
+  const reps = opts.quick ? 3 : 9;
   const mem = createSharedMemory(64);
   const k = new KernelInstance(mem);
   const x = k.exports;

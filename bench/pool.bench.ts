@@ -47,7 +47,7 @@ async function measure(pool: KernelPool, n: number, iters: number): Promise<{ p5
 export async function poolBench(opts: BenchOptions): Promise<PoolBenchRow[]> {
   const rows: PoolBenchRow[] = [];
   for (const n of [1, 16, 64, 256]) {
-    const iters = Math.max(200, Math.round((opts.quick ? 100_000 : 400_000) / n / 4));
+    const iters = Math.max(200, Math.round((opts.quick ? 40_000 : 400_000) / n / 4));
     const pool = new KernelPool({ threads: 1, batchTimeoutMs: 1000 });
     const inline = new KernelPool({ threads: 0, batchTimeoutMs: 1000 });
     try {
