@@ -8,25 +8,32 @@ const SCRIPT = fileURLToPath(new URL('../fixtures/sidecar-child.mjs', import.met
 export class Child {
   readonly proc: ChildProcess;
   private lines: string[] = [];
-  private waiters: Array<(l: string) => void> = [];
+  private waiters: Array<{ ok: (l: string) => void; fail: (e: Error) => void }> = [];
+  private dead: Error | null = null;
   readonly exited: Promise<number | null>;
 
   constructor(dataDir: string) {
     this.proc = spawn(process.execPath, [SCRIPT, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       const w = this.waiters.shift();
-      if (w) w(l); else this.lines.push(l);
+      if (w) w.ok(l); else this.lines.push(l);
     });
-    this.exited = new Promise((r) => this.proc.on('exit', (code) => r(code)));
+    this.exited = new Promise((r) => this.proc.on('exit', (code) => {
+      this.dead = new Error(`child exited (${code})`);
+      for (const w of this.waiters.splice(0)) w.fail(this.dead);
+      r(code);
+    }));
   }
 
   next(): Promise<Record<string, unknown>> {
     const l = this.lines.shift();
     if (l !== undefined) return Promise.resolve(JSON.parse(l));
-    return new Promise((r) => this.waiters.push((x) => r(JSON.parse(x))));
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((ok, fail) => this.waiters.push({ ok: (x) => ok(JSON.parse(x)), fail }));
   }
 
   async send(req: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.dead) throw this.dead;
     this.proc.stdin!.write(JSON.stringify(req) + '\n');
     return this.next();
   }
