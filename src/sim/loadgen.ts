@@ -30,6 +30,8 @@ export interface LoadOptions {
   pace?: 'spin' | 'timer';
   /** Stops sending early (the demo's Ctrl-C). */
   signal?: AbortSignal;
+  /** Share of requests replaced by a malformed cycle (a `state` that is not an object: E_BAD_STATE). */
+  badShare?: number;
   onSecond?: (s: LoadProgress) => void;
 }
 
@@ -53,6 +55,8 @@ export interface LoadSummary {
   survival_rate: number | null;
   violation_rate: number | null;
   seconds: number;
+  /** Malformed requests sent on purpose (badShare). */
+  bad_sent: number;
 }
 
 interface Source {
@@ -122,7 +126,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   const errors: Record<string, number> = {};
   const total = Math.round(o.rate * o.duration);
   const interval = 1000 / o.rate;
-  let sent = 0, answered = 0, ok = 0;
+  let sent = 0, answered = 0, ok = 0, badSent = 0;
+  const badEvery = o.badShare && o.badShare > 0 ? Math.round(1 / o.badShare) : 0;
   const start = performance.now();
   let lastReport = start;
   const record = (i: number, intended: number, r: Record<string, unknown>) => {
@@ -134,6 +139,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     if (r.status === 'OK') ok++;
     else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
     const before = 'arena' in src ? [(src as ArenaSrc).steps, (src as ArenaSrc).alive, (src as ArenaSrc).violations] : null;
+    if (r.__bad) return;
     src.reply(i, r);
     if (before) {
       const a = src as ArenaSrc;
@@ -147,7 +153,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
       while (sent < due) {
         const i = sent++;
         const intended = start + i * interval;
-        send[i % send.length](src.next(i)).then((r) => record(i, intended, r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
+        const bad = badEvery > 0 && i % badEvery === badEvery - 1;
+        if (bad) badSent++;
+        const req = bad ? { agent_id: 'bad-input', state: 'not an object' } : src.next(i);
+        send[i % send.length](req).then((r) => record(i, intended, bad ? { ...r, __bad: true } : r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
       }
       if (o.onSecond && now - lastReport >= 1000) {
         lastReport = now;
@@ -179,6 +188,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     latency_us: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), p999: hist.getValueAtPercentile(99.9), max: hist.maxValue },
     survival_rate: arena && arena.steps > 0 ? arena.alive / arena.steps : null,
     violation_rate: arena && arena.steps > 0 ? arena.violations / arena.steps : null,
-    seconds: Math.round(secs * 100) / 100, hist,
+    seconds: Math.round(secs * 100) / 100, bad_sent: badSent, hist,
   };
 }
