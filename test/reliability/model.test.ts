@@ -196,7 +196,7 @@ describe(`control plane, model-based (${RUNS} sequences)`, () => {
       const t = tmpDir();
       const real: Real = { s: await openSidecar(t.dir), dir: t.dir };
       try {
-        await fc.asyncModelRun(() => ({ model: { registered: new Set(), active: null, candidate: null, stack: [], locked: false }, real }), cmds);
+        await fc.asyncModelRun(() => ({ model: { registered: new Set<string>(), active: null, candidate: null, stack: [], locked: false }, real }), cmds);
         steps += [...cmds].length;
       } finally {
         await real.s.close();
