@@ -5,6 +5,7 @@
 // (no coordinated omission).
 import type { Histogram } from 'hdr-histogram-js';
 import { latencyHistogram } from '../src/engine/stats.js';
+import { paceOpenLoop } from '../src/sim/pacer.js';
 import type { CycleReply, ErrorReply } from '../src/engine/types.js';
 
 export interface LoadResult {
@@ -32,36 +33,18 @@ export async function openLoop(driver: LoadDriver, rate: number, seconds: number
   const total = Math.round(rate * seconds);
   let sent = 0, done = 0, ok = 0, errors = 0;
   const start = performance.now();
-  const intervalMs = 1000 / rate;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor((now - start) / intervalMs) + 1);
-      while (sent < due) {
-        const i = sent++;
-        const intended = start + i * intervalMs;
-        driver.send(i).then((r) => {
-          hist.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
-          if (r.status === 'OK') ok++; else errors++;
-          onReply?.(i, r);
-          if (++done === total) resolve();
-        });
-      }
-      if (sent >= total) return;
-      // Wait for the next due time without flooding the event loop: a
-      // setImmediate per spin would allocate ~250 bytes a turn, a million
-      // times a second, and the resulting scavenges would show up in the
-      // latencies being measured. Spin at most 20 µs, then let the loop run
-      // (replies are processed there); sleep on a timer when the gap is long.
-      const next = start + sent * intervalMs;
-      const wait = next - performance.now();
-      if (wait > 2) { setTimeout(tick, wait - 1); return; }
-      const until = Math.min(next, performance.now() + 0.02);
-      while (performance.now() < until) { /* spin */ }
-      setImmediate(tick);
-    };
-    tick();
+  let allDone: () => void = () => {};
+  const finished = new Promise<void>((r) => { allDone = r; });
+  await paceOpenLoop(rate, total, (i, intended) => {
+    sent++;
+    driver.send(i).then((r) => {
+      hist.recordValue(Math.max(1, Math.round((performance.now() - intended) * 1000)));
+      if (r.status === 'OK') ok++; else errors++;
+      onReply?.(i, r);
+      if (++done === total) allDone();
+    });
   });
+  if (done < total) await finished;
   const secs = (performance.now() - start) / 1000;
   const achieved = total / secs;
   const p99 = hist.getValueAtPercentile(99);

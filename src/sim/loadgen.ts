@@ -10,6 +10,7 @@ import { latencyHistogram } from '../engine/stats.js';
 import { TcpClient, HttpClient } from '../transport/client.js';
 import { Arena, type ArenaResult } from './arena.js';
 import { SidecarError } from '../errors.js';
+import { paceOpenLoop } from './pacer.js';
 
 export type Transport = 'tcp' | 'binary' | 'http';
 
@@ -125,7 +126,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   let winAnswered = 0, winAlive = 0, winSteps = 0, winViol = 0;
   const errors: Record<string, number> = {};
   const total = Math.round(o.rate * o.duration);
-  const interval = 1000 / o.rate;
   let sent = 0, answered = 0, ok = 0, badSent = 0;
   const badEvery = o.badShare && o.badShare > 0 ? Math.round(1 / o.badShare) : 0;
   const start = performance.now();
@@ -138,44 +138,29 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     answered++;
     if (r.status === 'OK') ok++;
     else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
-    const before = 'arena' in src ? [(src as ArenaSrc).steps, (src as ArenaSrc).alive, (src as ArenaSrc).violations] : null;
     if (r.__bad) return;
+    const before = 'arena' in src ? [(src as ArenaSrc).steps, (src as ArenaSrc).alive, (src as ArenaSrc).violations] : null;
     src.reply(i, r);
     if (before) {
       const a = src as ArenaSrc;
       winSteps += a.steps - before[0]; winAlive += a.alive - before[1]; winViol += a.violations - before[2];
     }
   };
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      while (sent < due) {
-        const i = sent++;
-        const intended = start + i * interval;
-        const bad = badEvery > 0 && i % badEvery === badEvery - 1;
-        if (bad) badSent++;
-        const req = bad ? { agent_id: 'bad-input', state: 'not an object' } : src.next(i);
-        send[i % send.length](req).then((r) => record(i, intended, bad ? { ...r, __bad: true } : r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
-      }
-      if (o.onSecond && now - lastReport >= 1000) {
-        lastReport = now;
-        o.onSecond({ t: (now - start) / 1000, sent, ok, errors: answered - ok, p99_us: hist.getValueAtPercentile(99),
-          window: { answered: winAnswered, p99_us: win.getValueAtPercentile(99), survival: winSteps ? winAlive / winSteps : null, violations: winSteps ? winViol / winSteps : null } });
-        win.reset(); winAnswered = winAlive = winSteps = winViol = 0;
-      }
-      if (sent >= total || o.signal?.aborted) { resolve(); return; }
-      // pace 'spin': spin briefly towards the next due time, then let replies
-      // in (sub-millisecond sends, but a busy core). pace 'timer': wake on a
-      // 1 ms timer and send what is due (idle between, but a send can be up
-      // to ~1 ms late, which the latency from the intended time counts).
-      const wait = start + sent * interval - performance.now();
-      if (wait > 2 || o.pace === 'timer') { setTimeout(tick, Math.max(0, wait - 1)); return; }
-      const until = Math.min(start + sent * interval, performance.now() + 0.02);
-      while (performance.now() < until) { /* spin */ }
-      setImmediate(tick);
-    };
-    tick();
+  sent = await paceOpenLoop(o.rate, total, (i, intended) => {
+    sent = i + 1;
+    const bad = badEvery > 0 && i % badEvery === badEvery - 1;
+    if (bad) badSent++;
+    const req = bad ? { agent_id: 'bad-input', state: 'not an object' } : src.next(i);
+    send[i % send.length](req).then((r) => record(i, intended, bad ? { ...r, __bad: true } : r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
+  }, {
+    pace: o.pace, signal: o.signal,
+    onTurn: (now) => {
+      if (!o.onSecond || now - lastReport < 1000) return;
+      lastReport = now;
+      o.onSecond({ t: (now - start) / 1000, sent, ok, errors: answered - ok, p99_us: hist.getValueAtPercentile(99),
+        window: { answered: winAnswered, p99_us: win.getValueAtPercentile(99), survival: winSteps ? winAlive / winSteps : null, violations: winSteps ? winViol / winSteps : null } });
+      win.reset(); winAnswered = winAlive = winSteps = winViol = 0;
+    },
   });
   const drainUntil = performance.now() + (o.drainMs ?? 10_000);
   while (answered < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));

@@ -144,7 +144,10 @@ export class TcpServer {
       const s = c.queue.shift()!;
       if (!c.socket.destroyed) c.socket.write(s.out!);
     }
-    if (c.closing && c.queue.length === 0) c.socket.end();
+    // Closing after an error: end our side once the replies are flushed, and
+    // destroy then. A plain end() on a paused socket would never see the
+    // peer's FIN, and the half-open connection would count against the limit.
+    if (c.closing && c.queue.length === 0) c.socket.destroySoon();
     else if (c.socket.writableLength >= c.socket.writableHighWaterMark) {
       // The client is not reading its replies: stop reading its requests.
       if (!c.paused) { c.paused = true; c.socket.pause(); }

@@ -164,7 +164,12 @@ describe(`fuzzing the wire (${RUNS} inputs)`, () => {
       }
       if (n % 500 === 0) expect(await tcp.request({ type: 'HEARTBEAT' })).toMatchObject({ status: 'OK' });
     }), { numRuns: RUNS, seed: 20261126 });
-    // Still serving, on every transport.
+    // Still serving, on every transport, to new connections too, and no
+    // connection left behind by the ones the server closed.
+    expect(tally.byCode.get('E_TOO_MANY_CONNECTIONS') ?? 0).toBe(0);
+    const fresh = await TcpClient.connect('127.0.0.1', s.tcpPort!);
+    expect(await fresh.request({ agent_id: 'after', state: { health: 1 } })).toMatchObject({ status: 'OK' });
+    fresh.close();
     expect(await tcp.request({ agent_id: 'after', state: { health: 1 } })).toMatchObject({ status: 'OK' });
     expect(await bin.request({ type: 'HEARTBEAT' })).toMatchObject({ status: 'OK' });
     expect((await http.cycle({ state: { health: 1 } })).status).toBe(200);
