@@ -77,8 +77,9 @@ export async function e2eBench(opts: BenchOptions): Promise<E2eBench> {
   try {
     const tcpPort = server.info.tcp_port as number, httpPort = server.info.http_port as number;
     const q = opts.quick;
-    await load('warm-up', 'tcp', tcpPort, 2000, 4, q ? 1 : 2);
-    await load('warm-up', 'tcp', tcpEcho.info.port as number, 2000, 4, q ? 1 : 2);
+    // Warm-up at the measured rate: JIT tiers, pools and the first GCs settle.
+    await load('warm-up', 'tcp', tcpPort, 5000, 4, q ? 1 : 3);
+    await load('warm-up', 'tcp', tcpEcho.info.port as number, 5000, 4, q ? 1 : 3);
     const tcp_at_5k = await load('shadowpath tcp json', 'tcp', tcpPort, 5000, 4, q ? 2 : secs);
     const tcp_echo_at_5k = await load('bare tcp echo', 'tcp', tcpEcho.info.port as number, 5000, 4, q ? 2 : secs);
     const binary = await highest('shadowpath binary', 'binary', tcpPort, 10_000, 8, secs, q);
