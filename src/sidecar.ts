@@ -9,7 +9,7 @@ import { Engine } from './engine/cycle.js';
 import type { CycleReply, ErrorReply } from './engine/types.js';
 import { AuditLog, verifyLogFile } from './audit/log.js';
 import { Registry } from './store/registry.js';
-import { loadState, saveState, type ControlState, type ModelRef } from './store/control-state.js';
+import { loadState, type ModelRef } from './store/control-state.js';
 import { dataPaths, acquireLock, type DataPaths } from './store/data-dir.js';
 import { writeFileAtomic } from './store/atomic-file.js';
 import { pack, unpack } from './transport/codec.js';

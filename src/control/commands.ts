@@ -10,7 +10,7 @@ import { ARCH_LINEAR, ARCH_MLP, ACT_RELU, ACT_TANH, type ModelShape } from '../k
 import { mix32 } from '../kernel/reference.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Registry } from '../store/registry.js';
-import { saveState, type ControlState, type ModelRef } from '../store/control-state.js';
+import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
 import { transition, needsConfirmation, type Command, type Effect } from './lifecycle.js';

@@ -333,7 +333,7 @@ export class Engine {
     const epoch = ++this.epoch;
     const cap = this.config.max_batch;
     const m = this.pool.kernel.views();
-    const s = this.slot, dp = this.dp, estride = dp + EXP_TAIL;
+    const s = this.slot, dp = this.dp;
     const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused
       && this.control.mode !== 'SHADOW_LEARNING_PAUSE' && this.control.mode !== 'TEMPORAL_LOCK';
     let nExp = 0;

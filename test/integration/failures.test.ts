@@ -34,7 +34,7 @@ async function settle(s: Sidecar): Promise<void> {
 }
 
 /** The incident of `type`: its file is there, its audit record is in a verified log, its snapshot replays. */
-async function checkIncident(s: Sidecar, dir: string, type: string, replayable = true) {
+async function checkIncident(_s: Sidecar, dir: string, type: string, replayable = true) {
   const all = listIncidents(join(dir, 'failures'));
   const inc = all.find((i) => i.type === type);
   expect(inc, `incident ${type} among ${all.map((i) => i.type)}`).toBeDefined();
