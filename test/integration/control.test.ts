@@ -132,7 +132,7 @@ describe('commands: input, operators and audit', () => {
     const before = s.audit.length;
     expect(await s.handle({ type: 'FLY' })).toMatchObject({ status: 'ERROR', error: { code: 'E_UNKNOWN_COMMAND' }, audit_seq: before + 1 });
     expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 2 })).toMatchObject({ status: 'ERROR', error: { code: 'E_BAD_COMMAND' } });
-    expect(await s.handle({ type: 'SET_CANARY_RATIO', ratio: 0.01 })).toMatchObject({ status: 'ERROR', error: { code: 'E_BAD_COMMAND' } });
+    expect(await s.handle({ type: 'SET_CANARY_RATIO', ratio: 0.01 })).toMatchObject({ status: 'REJECTED', error: { code: 'E_NO_CANDIDATE' } });
     expect(await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'bad version!' } })).toMatchObject({ status: 'REJECTED', error: { code: 'E_BAD_VERSION' } });
     expect(await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'W' }, weights: { w1: [[1]], b1: [0] } })).toMatchObject({ status: 'REJECTED', error: { code: 'E_MODEL_WEIGHTS' } });
     expect(await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'nope' })).toMatchObject({ status: 'REJECTED', error: { code: 'E_UNKNOWN_MODEL' } });
