@@ -3,7 +3,12 @@
 import type { WindowSnapshot, ArmRates } from './metrics.js';
 
 export interface AlertConfig {
-  /** Outcomes (or cycles) in the window before rates are judged. */
+  /**
+   * Outcomes (or cycles) in the window before rates are judged. Half the
+   * default window: a rate over a hundred outcomes swings by a few points by
+   * chance (a 6% violation rate reads over 10% about one time in twenty),
+   * and a CRITICAL alert changes the failure mode.
+   */
   min_samples: number;
   survival_warning: number;
   survival_critical: number;
@@ -19,7 +24,7 @@ export interface AlertConfig {
 }
 
 export const DEFAULT_ALERTS: AlertConfig = {
-  min_samples: 100, survival_warning: 0.9, survival_critical: 0.5, violation_warning: 0.01, violation_critical: 0.1,
+  min_samples: 500, survival_warning: 0.9, survival_critical: 0.5, violation_warning: 0.01, violation_critical: 0.1,
   p99_budget_us: 50_000, confidence_collapse: 0.2, intent_dominance: 0.9, shadow_divergence: 0.8,
   canary_min_samples: 50, canary_z: 2.33,
 };

@@ -157,7 +157,7 @@ describe('failure modes', () => {
 
   it('SURVIVAL_CRASH and CONTRACT_BREACH from the window: SAFE_MODE, incident; replays', async () => {
     for (const [type, outcome] of [['SURVIVAL_CRASH', { outcomes: { is_alive: false } }], ['CONTRACT_BREACH', { safety_flags: { violation: true } }]] as const) {
-      const { s, dir } = await fresh();
+      const { s, dir } = await fresh({ config: { failures: { alerts: { min_samples: 100 } } } });
       await withModels(s);
       let last = (await s.handle({ agent_id: 'a', state: STATE })) as CycleReply;
       for (let i = 0; i < 150; i++) last = (await s.handle({ agent_id: `a${i % 4}`, state: STATE, ...(i >= 4 ? { intent_taken: last.intent, result: outcome } : {}) })) as CycleReply;

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { Monitor } from '../../../src/monitor/metrics.js';
-import { evaluateAlerts, canaryWorse, DEFAULT_ALERTS } from '../../../src/monitor/alerts.js';
+import { evaluateAlerts, canaryWorse, DEFAULT_ALERTS as DEFAULTS } from '../../../src/monitor/alerts.js';
+
+const DEFAULT_ALERTS = { ...DEFAULTS, min_samples: 100 };
 import { healthChecks } from '../../../src/monitor/health.js';
 
 const names = ['A', 'B', 'STOP'];
