@@ -16,14 +16,15 @@
 // Model swaps, canary changes and snapshots run on a control queue that is
 // drained between batches, never while a worker reads the memory.
 import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
-import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, CTRL_STRIDE, C_MASK, C_PREF, C_KEY, EXP_TAIL, E_ACTION, E_REWARD, E_PROPENSITY, E_STATUS, STATUS_OK, scratchWords } from '../kernel/layout.js';
+import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, STATUS_OK } from '../kernel/layout.js';
+import { BatchSlot } from './batch-slot.js';
+import { AgentStreams, VectorPool, attach, err, type Pending } from './pending.js';
 import type { ModelParams } from '../kernel/model.js';
-import type { Mem } from '../kernel/reference.js';
 import { KernelPool } from '../pool/pool.js';
 import type { BatchOutcome, BatchTask } from '../pool/messages.js';
 import { StateSchema } from './state-schema.js';
 import { Intents } from './intents.js';
-import { SafetyRules, type SafetyVerdict } from './safety.js';
+import { SafetyRules } from './safety.js';
 import { RulesPolicy } from './rules-policy.js';
 import { isCanary } from './canary.js';
 import { closeExperience, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
@@ -47,43 +48,6 @@ export interface EngineOptions {
   allowFaultInjection?: boolean;
 }
 
-interface AgentStream {
-  prev: LoggedDecision | undefined;
-  lastTs: number;
-  /** Epoch of the batch being formed that already holds a cycle of this agent. */
-  batchEpoch: number;
-  /** Cycle id when last moved to the back of the eviction order. */
-  touched: number;
-}
-
-interface Pending {
-  agentId: string;
-  stream: AgentStream;
-  cycleId: number;
-  t0: number;
-  /** The rules policy's proposal (needed after inference; the parsed values are not kept). */
-  rulesIntent: number;
-  features: Float32Array;
-  verdict: SafetyVerdict;
-  forcedReason: string | null;
-  intentTaken: unknown;
-  result: unknown;
-  fault: BatchTask['fault'];
-  resolve: (r: CycleReply | ErrorReply) => void;
-  /** The request as received (for an incident's snapshot). */
-  raw: Record<string, unknown>;
-  clockMs: number;
-  lastTsBefore: number;
-  prevAtDispatch: LoggedDecision | undefined;
-  /** Failures this cycle raised, reported with its capture once it is answered. */
-  failures: Array<Omit<FailureEvent, 'capture'>> | null;
-}
-
-interface Slot {
-  feats: number; ctrl: number; prodOut: number; candOut: number; exps: number;
-  scratch: number; scratchBytes: number;
-}
-
 const AGENT_ID = /^[\x21-\x7e]{1,128}$/;
 
 export class Engine {
@@ -104,11 +68,11 @@ export class Engine {
   readonly control: EngineControl = { lockdown: false, mode: 'NORMAL', canaryRatio: 0, learningPaused: false };
   private readonly deps: DecisionDeps;
   private readonly dp: number;
-  private readonly slot: Slot;
+  private readonly slot: BatchSlot;
   private readonly clock: () => number;
   private readonly onFailure: (e: FailureEvent) => void;
   private readonly wantsCapture: (t: FailureEvent['type']) => boolean;
-  private readonly agents = new Map<string, AgentStream>();
+  private readonly agents: AgentStreams;
   private queue: Pending[] = [];
   private head = 0;
   private ops: Array<() => void> = [];
@@ -155,13 +119,8 @@ export class Engine {
     this.features = new VectorPool(this.dp);
     this.expKind = new Uint8Array(this.config.max_batch * (1 + this.intents.count));
     this.shapingReward = Math.max(-this.config.reward.clip, Math.min(this.config.reward.clip, this.config.reward.violation));
-    const cap = this.config.max_batch, a = this.pool.arena;
-    this.slot = {
-      feats: a.alloc(cap * this.dp * 4), ctrl: a.alloc(cap * CTRL_STRIDE * 4),
-      prodOut: a.alloc(cap * OUT_STRIDE * 4), candOut: a.alloc(cap * OUT_STRIDE * 4),
-      // Room for one experience per row plus one safety-shaping row per intent.
-      exps: a.alloc(cap * (1 + this.intents.count) * (this.dp + EXP_TAIL) * 4), scratch: 0, scratchBytes: 0,
-    };
+    this.agents = new AgentStreams(this.config.max_agents, this.features);
+    this.slot = new BatchSlot(this.pool, this.config.max_batch, this.dp, this.intents.count);
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
@@ -197,7 +156,7 @@ export class Engine {
     const ts = this.schema.parseInto(state as Record<string, unknown>, values);
     const features = this.features.acquire();
     this.schema.featuresInto(values, features);
-    const stream = this.stream(agentId);
+    const stream = this.agents.get(agentId, this.nextCycleId);
     const cycleId = this.nextCycleId++;
     const clockMs = this.clock();
     const lastTsBefore = stream.lastTs;
@@ -233,7 +192,7 @@ export class Engine {
   setModel(role: 'production' | 'candidate', version: string | null, params: ModelParams | null): Promise<void> {
     return this.op(() => {
       const next = version !== null && params !== null ? loadResident(this.pool, version, params, this.schema.dim, this.intents.count) : null;
-      if (next) this.ensureScratch(next);
+      if (next) this.slot.ensureScratch(next.shape);
       const old = role === 'production' ? this.prod : this.cand;
       if (role === 'production') this.prod = next; else this.cand = next;
       if (old) unloadResident(this.pool, old);
@@ -267,34 +226,6 @@ export class Engine {
     await this.pool.close();
   }
 
-  /**
-   * The agent's stream. Eviction is least-recently-seen, approximately: a
-   * stream is moved to the back of the Map (Map order is insertion order)
-   * only when it has not been touched for half the capacity's worth of
-   * cycles, which keeps the common case a single Map lookup.
-   */
-  private stream(agentId: string): AgentStream {
-    const now = this.nextCycleId;
-    let s = this.agents.get(agentId);
-    if (s) {
-      if (now - s.touched > this.config.max_agents / 2) {
-        this.agents.delete(agentId);
-        this.agents.set(agentId, s);
-        s.touched = now;
-      }
-      return s;
-    }
-    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now };
-    if (this.agents.size >= this.config.max_agents) {
-      const oldest = this.agents.keys().next().value as string;
-      const gone = this.agents.get(oldest)!;
-      if (gone.prev) this.features.release(gone.prev.features);
-      this.agents.delete(oldest);
-    }
-    this.agents.set(agentId, s);
-    return s;
-  }
-
   private op<T>(fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.ops.push(() => {
@@ -302,14 +233,6 @@ export class Engine {
       });
       this.schedule();
     });
-  }
-
-  private ensureScratch(m: ResidentModel): void {
-    const bytes = scratchWords(m.shape.arch, m.shape.d, m.shape.k, m.shape.h) * 4;
-    if (bytes <= this.slot.scratchBytes) return;
-    if (this.slot.scratch) this.pool.arena.release(this.slot.scratch);
-    this.slot.scratch = this.pool.arena.alloc(bytes);
-    this.slot.scratchBytes = bytes;
   }
 
   private schedule(): void {
@@ -333,7 +256,7 @@ export class Engine {
     const epoch = ++this.epoch;
     const cap = this.config.max_batch;
     const m = this.pool.kernel.views();
-    const s = this.slot, dp = this.dp;
+    const s = this.slot;
     const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused
       && this.control.mode !== 'SHADOW_LEARNING_PAUSE' && this.control.mode !== 'TEMPORAL_LOCK';
     let nExp = 0;
@@ -344,17 +267,13 @@ export class Engine {
       this.head++;
       const i = rows.length;
       rows.push(p);
-      m.f.set(p.features, (s.feats >> 2) + i * dp);
-      const c = (s.ctrl >> 2) + i * CTRL_STRIDE;
-      m.u[c + C_MASK] = p.verdict.mask;
-      m.i[c + C_PREF] = p.verdict.pref;
-      m.u[c + C_KEY] = p.cycleId >>> 0;
+      s.writeRow(m, i, p.features, p.verdict.mask, p.verdict.pref, p.cycleId);
       p.prevAtDispatch = p.stream.prev;
       const closing = closeExperience(p.intentTaken, p.result, p.stream.prev, this.intents, this.config.reward, this.outcome);
       this.account(p, closing);
       if (!learning) continue;
       if (closing.kind === 'learn') {
-        this.writeExp(m, nExp++, closing.prev.features, closing.action, closing.reward, closing.propensity);
+        this.slot.writeExp(m, nExp++, closing.prev.features, closing.action, closing.reward, closing.propensity);
         this.expKind[nExp - 1] = 0;
       }
       // Safety shaping: an intent the rules forbid here is never served, so
@@ -367,7 +286,7 @@ export class Engine {
       if (forbidden !== 0 && this.config.learning.safety_shaping) {
         for (let j = 0; j < this.intents.count; j++) {
           if ((forbidden >>> j) & 1) {
-            this.writeExp(m, nExp++, p.features, j, this.shapingReward, 1);
+            this.slot.writeExp(m, nExp++, p.features, j, this.shapingReward, 1);
             this.expKind[nExp - 1] = 1;
           }
         }
@@ -396,16 +315,6 @@ export class Engine {
       return;
     }
     void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
-  }
-
-  private writeExp(m: Mem, at: number, features: Float32Array, action: number, reward: number, propensity: number): void {
-    const dp = this.dp;
-    const e = (this.slot.exps >> 2) + at * (dp + EXP_TAIL);
-    m.f.set(features, e);
-    m.i[e + dp + E_ACTION] = action;
-    m.f[e + dp + E_REWARD] = reward;
-    m.f[e + dp + E_PROPENSITY] = propensity;
-    m.i[e + dp + E_STATUS] = -1;
   }
 
   /** Counts outcomes and sends invalid experiences to quarantine (before learning). */
@@ -438,9 +347,8 @@ export class Engine {
     this.stats.batch(rows.length, outcome.micros);
     if (outcome.ok) {
       if (nExp > 0) {
-        const estride = this.dp + EXP_TAIL;
         for (let i = 0; i < nExp; i++) {
-          const ok = m.i[(s.exps >> 2) + i * estride + this.dp + E_STATUS] === STATUS_OK;
+          const ok = s.expApplied(m, i);
           if (!ok) this.stats.updatesRejected++;
           else if (this.expKind[i] === 0) this.stats.learningUpdates++;
           else this.stats.shapingUpdates++;
@@ -541,37 +449,10 @@ export class Engine {
    * fail as the recorded one did.
    */
   restoreForReplay(agentId: string, prev: LoggedDecision | null, lastTs: number, cycleId: number, kernel: CycleCapture['kernel']): void {
-    const s = this.stream(agentId);
+    const s = this.agents.get(agentId, this.nextCycleId);
     s.prev = prev ?? undefined;
     s.lastTs = lastTs;
     this.nextCycleId = cycleId;
     this.replayKernelFailure = kernel === 'OK' ? null : kernel;
   }
 }
-
-/**
- * Fixed-size feature vectors, reused. A vector is taken when a cycle arrives
- * and given back when the decision it belongs to is superseded by the
- * agent's next one (or its stream is evicted).
- */
-class VectorPool {
-  private readonly free: Float32Array[] = [];
-  constructor(private readonly size: number) {}
-  acquire(): Float32Array {
-    const v = this.free.pop();
-    if (v) { v.fill(0); return v; }
-    return new Float32Array(this.size);
-  }
-  release(v: Float32Array): void {
-    if (this.free.length < 65_536) this.free.push(v);
-  }
-}
-
-function attach(p: Pending, type: FailureEvent['type'], detail: string): void {
-  (p.failures ??= []).push({ type, detail, agent_id: p.agentId, cycle_id: p.cycleId });
-}
-
-function err(status: 'ERROR' | 'REJECTED', code: string, message: string): ErrorReply {
-  return { status, error: { code, message } };
-}
-
