@@ -197,7 +197,6 @@ export class Engine {
       if (role === 'production') this.prod = next; else this.cand = next;
       if (old) unloadResident(this.pool, old);
       if (role === 'candidate') {
-        this.stats.resetShadow();
         this.shadow = new ShadowStats(this.config.shadow_window);
         this.monitor.resetShadow();
         this.candEpoch++;
@@ -361,7 +360,6 @@ export class Engine {
         const row = rows.findIndex((_, i) => m.f[(s.prodOut >> 2) + i * OUT_STRIDE + O_STATUS] !== STATUS_OK);
         attach(rows[Math.max(0, row)], 'CORRUPTION_NAN', `${outcome.result.prodBad} production output(s) not finite`);
       }
-      if (outcome.result.candBad > 0) this.stats.candidateNonFinite += outcome.result.candBad;
     } else {
       attach(rows[0], outcome.failure, `${outcome.error}; ${rows.length} cycle(s) answered by the safe fallback`);
       if (this.cand && this.pool.kernel.exports.checkFinite(this.cand.ptr) !== 1) {
@@ -390,7 +388,6 @@ export class Engine {
     const ok = f[o + O_STATUS] === STATUS_OK;
     const intent = ok ? f[o + O_GREEDY] : -1;
     const mask = p.verdict.mask;
-    this.stats.shadow(ok && intent === served.intent);
     if (ok) this.monitor.shadow(intent === served.intent);
     if (ok) this.shadow.row(intent === served.intent, !((mask >>> f[o + O_PROPOSED]) & 1));
     else this.shadow.candidateNonFinite++;

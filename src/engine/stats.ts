@@ -20,9 +20,6 @@ export class EngineStats {
   shapingUpdates = 0;
   updatesRejected = 0;
   quarantined = 0;
-  candidateNonFinite = 0;
-  shadowCalls = 0;
-  shadowAgree = 0;
   canaryCalls = 0;
   outcomes = 0;
   survived = 0;
@@ -52,21 +49,10 @@ export class EngineStats {
     this.kernelMicros += micros;
   }
 
-  shadow(agree: boolean): void {
-    this.shadowCalls++;
-    if (agree) this.shadowAgree++;
-  }
-
   outcome(alive: boolean, violation: boolean): void {
     this.outcomes++;
     if (alive) this.survived++;
     if (violation) this.violations++;
-  }
-
-  resetShadow(): void {
-    this.shadowCalls = 0;
-    this.shadowAgree = 0;
-    this.candidateNonFinite = 0;
   }
 
   latencyUs(): { p50: number; p99: number; p999: number; max: number } {

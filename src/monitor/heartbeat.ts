@@ -98,7 +98,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
     online_ml_metrics: {
       ml_failure_rate: st.bySource.DISASTER_FALLBACK / cycles,
       ml_timeout_rate: e.pool.stats.timeouts / Math.max(1, st.batches),
-      shadow_calls: st.shadowCalls,
+      shadow_calls: e.shadow.samples + e.shadow.candidateNonFinite,
       shadow_divergence_rate: e.shadow.agreementRate === null ? null : 1 - e.shadow.agreementRate,
       canary_ratio_active: e.control.canaryRatio,
       canary_calls: st.canaryCalls,

@@ -11,6 +11,14 @@ const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url
 let cleanups: Array<() => void> = [];
 afterEach(() => { cleanups.reverse().forEach((c) => c()); cleanups = []; });
 
+/** `shadowpath serve` on `dir` with free ports; resolves with the process and its listening line. */
+async function serveChild(dir: string) {
+  const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', dir, '--tcp-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanups.push(() => srv.kill('SIGKILL'));
+  const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number; http_port: number };
+  return { srv, info };
+}
+
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
@@ -23,10 +31,7 @@ describe('shadowpath CLI', () => {
   it('serve, cmd, heartbeat, loadgen, clean SIGTERM, audit verify', async () => {
     const t = tmpDir();
     cleanups.push(t.cleanup);
-    const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', t.dir, '--tcp-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(() => srv.kill('SIGKILL'));
-    const first = await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r));
-    const info = JSON.parse(first) as { tcp_port: number; http_port: number };
+    const { srv, info } = await serveChild(t.dir);
     const port = ['--tcp-port', String(info.tcp_port)];
     const hb = await run(['heartbeat', ...port]);
     expect(hb.code).toBe(0);
@@ -81,9 +86,7 @@ describe('incident investigation and the health checklist, end to end', () => {
   it('fault → non-NORMAL failure_status → incident file → its audit_hash in the log → replay → two-step reset; health and metrics', async () => {
     const t = tmpDir();
     cleanups.push(t.cleanup);
-    const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', t.dir, '--tcp-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(() => srv.kill('SIGKILL'));
-    const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number; http_port: number };
+    const { srv, info } = await serveChild(t.dir);
     const port = ['--tcp-port', String(info.tcp_port)];
     const { TcpClient } = await import('../../src/transport/client.js');
     const c = await TcpClient.connect('127.0.0.1', info.tcp_port);
