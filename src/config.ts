@@ -127,22 +127,29 @@ export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
 
 import { DEFAULT_GATE } from './control/gate.js';
 import { DEFAULT_ALERTS, type AlertConfig } from './monitor/alerts.js';
-import type { FailureConfig } from './monitor/failures.js';
+import type { FailureConfig } from './control/containment.js';
 import type { ControlConfig } from './control/commands.js';
 
-export const DEFAULT_CONTROL_CONFIG: ControlConfig = { canary_cap: 0.1, token_ttl_s: 120, two_person_rule: false, gate: DEFAULT_GATE };
+export const DEFAULT_CONTROL_CONFIG: ControlConfig = { canary_cap: 0.1, token_ttl_s: 120, two_person_rule: false, gate: DEFAULT_GATE, watch: { cycles: 5000, holdback_ratio: 0.1 } };
 
-export type ControlConfigInput = Partial<Omit<ControlConfig, 'gate'>> & { gate?: Partial<ControlConfig['gate']> };
+export type ControlConfigInput = Partial<Omit<ControlConfig, 'gate' | 'watch'>> & { gate?: Partial<ControlConfig['gate']>; watch?: Partial<ControlConfig['watch']> };
 
 export function controlConfig(input: ControlConfigInput = {}): ControlConfig {
   const d = DEFAULT_CONTROL_CONFIG;
-  const c: ControlConfig = { ...d, ...input, gate: { ...d.gate, ...input.gate } };
+  const c: ControlConfig = { ...d, ...input, gate: { ...d.gate, ...input.gate }, watch: { ...d.watch, ...input.watch } };
   finite(c.canary_cap, 'control.canary_cap', 0, 1);
   finite(c.token_ttl_s, 'control.token_ttl_s', 1, 86_400);
   if (typeof c.two_person_rule !== 'boolean') throw new SidecarError('E_CONFIG', 'control.two_person_rule must be true or false');
   integer(c.gate.min_shadow_cycles, 'control.gate.min_shadow_cycles', 0, 1e9);
-  finite(c.gate.z, 'control.gate.z', 0, 10);
+  finite(c.gate.alpha, 'control.gate.alpha', 1e-6, 0.5);
+  finite(c.gate.margin_survival, 'control.gate.margin_survival', 0, 1);
+  finite(c.gate.margin_violation, 'control.gate.margin_violation', 0, 1);
+  finite(c.gate.margin_reward, 'control.gate.margin_reward', 0, 1e6);
   finite(c.gate.violation_tolerance, 'control.gate.violation_tolerance', 0, 1);
+  finite(c.gate.off_policy_min_ess, 'control.gate.off_policy_min_ess', 0, 1e12);
+  if (typeof c.gate.off_policy_may_pass !== 'boolean') throw new SidecarError('E_CONFIG', 'control.gate.off_policy_may_pass must be true or false');
+  integer(c.watch.cycles, 'control.watch.cycles', 0, 1e12);
+  finite(c.watch.holdback_ratio, 'control.watch.holdback_ratio', 0, 0.5);
   return c;
 }
 

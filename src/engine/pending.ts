@@ -12,6 +12,12 @@ export interface AgentStream {
   batchEpoch: number;
   /** Cycle id when last moved to the back of the eviction order. */
   touched: number;
+  /** The agent's position in the arm draw (arms.ts), cached for the salt it was drawn under. */
+  unit: number;
+  unitSalt: number;
+  /** Arms this agent was counted in (a bit per arm), under the arms epoch `armEpoch`. */
+  armMask: number;
+  armEpoch: number;
 }
 
 export interface Pending {
@@ -77,7 +83,7 @@ export class AgentStreams {
       }
       return s;
     }
-    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now };
+    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now, unit: 0, unitSalt: NaN, armMask: 0, armEpoch: -1 };
     if (this.map.size >= this.capacity) {
       const oldest = this.map.keys().next().value as string;
       const gone = this.map.get(oldest)!;

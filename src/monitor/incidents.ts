@@ -33,8 +33,10 @@ export interface Snapshot {
 
 export async function writeIncident(dir: string, audit: AuditLog, now: number, i: {
   type: string; severity: IncidentReport['severity']; mode: string; details: Record<string, unknown>; capture?: CycleCapture; config: EngineConfig;
+  /** The id the control state already names (last_failure.incident_id). */
+  id?: string;
 }): Promise<IncidentReport> {
-  const id = randomUUID();
+  const id = i.id ?? randomUUID();
   await ensureDir(join(dir, 'snapshots'));
   let snap: IncidentReport['state_snapshot'] = null;
   if (i.capture) {
