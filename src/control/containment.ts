@@ -221,7 +221,10 @@ export class Containment {
     }
   }
 
+  /** Waits for the incident files under way; an incident still waiting for a cycle's snapshot is written without one. */
   async drain(): Promise<void> {
+    const aw = this.awaiting;
+    if (aw) { this.awaiting = null; this.write(aw.id, aw.type, aw.at, aw.details, null); }
     await this.chain;
   }
 

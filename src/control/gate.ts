@@ -44,7 +44,7 @@ export interface GateConfig {
 }
 
 export const DEFAULT_GATE: GateConfig = {
-  min_shadow_cycles: 1000, alpha: 0.05, margin_survival: 0.02, margin_violation: 0.005, margin_reward: 0.1,
+  min_shadow_cycles: 1000, alpha: 0.05, margin_survival: 0.02, margin_violation: 0.01, margin_reward: 0.25,
   violation_tolerance: 0, off_policy_min_ess: 1000, off_policy_may_pass: true,
 };
 

@@ -8,7 +8,6 @@ import { askUntilPass } from '../helpers/gate.js';
 import { verifyLogFile } from '../../src/audit/log.js';
 import { hashSecret } from '../../src/control/operators.js';
 import type { Sidecar } from '../../src/sidecar.js';
-import type { CycleReply } from '../../src/engine/types.js';
 import { writeFileSync } from 'node:fs';
 
 let cleanups: Array<() => Promise<void> | void> = [];
