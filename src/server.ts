@@ -2,6 +2,7 @@
 // and HTTP transports. Used by `shadowpath serve`, `npm start` and the
 // end-to-end tests.
 import { Sidecar, type SidecarOptions } from './sidecar.js';
+import { Session } from './session.js';
 import { TcpServer } from './transport/tcp.js';
 import { HttpServer } from './transport/http.js';
 import { DEFAULT_LIMITS, type Limits } from './transport/framing.js';
@@ -37,17 +38,24 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let tcpPort: number | null = null, httpPort: number | null = null;
   let closing = false;
   const prom = prometheus(sidecar);
+  // One session per connection: its requests take effect in order (src/session.ts).
+  const sessions = new WeakMap<object, Session>();
+  const session = (conn: object): Session => {
+    let s = sessions.get(conn);
+    if (!s) { s = new Session(sidecar); sessions.set(conn, s); }
+    return s;
+  };
   try {
     if (o.tcpPort !== null) {
       tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024 },
-        (req) => sidecar.handle(req));
+        (req, conn) => session(conn).handle(req));
       tcpPort = await tcp.listen();
     }
     if (o.httpPort !== null) {
       http = new HttpServer({ ...limits, host, port: o.httpPort ?? 8080, maxConnections: o.maxConnections ?? 1024 }, {
-        cycle: (req) => sidecar.handle(req),
-        command: (req, bearer) => sidecar.handle(req, bearer),
-        heartbeat: () => sidecar.handle({ type: 'HEARTBEAT' }),
+        cycle: (req, conn) => session(conn).handle(req),
+        command: (req, bearer, conn) => session(conn).handle(req, bearer),
+        heartbeat: (conn) => session(conn).handle({ type: 'HEARTBEAT' }),
         health: async () => {
           const r = healthChecks(sidecar.heartbeat());
           return { ok: r.ok, report: { status: r.ok ? 'OK' : 'FAIL', checks: r.checks } };

@@ -8,9 +8,10 @@ import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 export interface HttpRoutes {
-  cycle: (req: unknown) => Promise<unknown>;
-  command: (req: unknown, bearer?: string) => Promise<unknown>;
-  heartbeat: () => Promise<unknown>;
+  // `conn` identifies the connection (its socket): requests of one connection take effect in order.
+  cycle: (req: unknown, conn: object) => Promise<unknown>;
+  command: (req: unknown, bearer: string | undefined, conn: object) => Promise<unknown>;
+  heartbeat: (conn: object) => Promise<unknown>;
   health?: () => Promise<{ ok: boolean; report: unknown }>;
   metrics?: () => Promise<{ contentType: string; body: string }>;
   ready: () => boolean;
@@ -76,7 +77,7 @@ export class HttpServer {
       if (req.method === 'GET') {
         if (url === '/healthz') return this.send(res, accept, 200, { status: 'OK' });
         if (url === '/readyz') { const ok = this.routes.ready(); return this.send(res, accept, ok ? 200 : 503, { status: ok ? 'OK' : 'NOT_READY' }); }
-        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat() as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
+        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat(req.socket) as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
         if (url === '/v1/health' && this.routes.health) { const h = await this.routes.health(); return this.send(res, accept, h.ok ? 200 : 503, h.report); }
         if (url === '/metrics' && this.routes.metrics) {
           const m = await this.routes.metrics();
@@ -99,13 +100,13 @@ export class HttpServer {
         const v = d.value as Record<string, unknown> | null;
         if (url === '/v1/cycle') {
           if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-          const r = await this.routes.cycle(v) as Record<string, unknown>;
+          const r = await this.routes.cycle(v, req.socket) as Record<string, unknown>;
           return this.send(res, accept, statusCode(r), r);
         }
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
         const auth = req.headers.authorization;
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-        const r = await this.routes.command(v, bearer) as Record<string, unknown>;
+        const r = await this.routes.command(v, bearer, req.socket) as Record<string, unknown>;
         return this.send(res, accept, statusCode(r), r);
       }
       this.fail(res, accept, 'E_NOT_FOUND', `${req.method} ${url} is not served`);

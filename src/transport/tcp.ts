@@ -12,7 +12,8 @@ import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
-export type Handler = (req: unknown) => Promise<unknown>;
+/** Handles one request; `conn` identifies its connection (requests of one connection take effect in order). */
+export type Handler = (req: unknown, conn: object) => Promise<unknown>;
 
 export interface TcpOptions extends Limits {
   host: string;
@@ -132,7 +133,7 @@ export class TcpServer {
       return;
     }
     this.stats.requests++;
-    this.handler(r.value).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
+    this.handler(r.value, c).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
       this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
   }
 
