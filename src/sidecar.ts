@@ -3,7 +3,7 @@
 // control state into the engine, and routes each message to the engine (a
 // cycle) or the control plane (a command).
 import { readFile } from 'node:fs/promises';
-import { SidecarError } from './errors.js';
+import { SidecarError, errorReply } from './errors.js';
 import { engineConfig, controlConfig, failureConfig, type SidecarConfigInput } from './config.js';
 import { Engine } from './engine/cycle.js';
 import type { CycleReply, ErrorReply } from './engine/types.js';
@@ -199,7 +199,7 @@ export class Sidecar {
 
   /** `{"cycles": [...]}`: every cycle answered, in order. */
   private async batch(cycles: unknown[]): Promise<Reply> {
-    if (cycles.length > MAX_BATCH) return { status: 'ERROR', error: { code: 'E_BAD_CYCLE', message: `a batch holds at most ${MAX_BATCH} cycles` } };
+    if (cycles.length > MAX_BATCH) return errorReply('E_BAD_CYCLE', `a batch holds at most ${MAX_BATCH} cycles`);
     if (!this.flood.take(cycles.length)) return this.floodReply();
     const replies = await Promise.all(cycles.map((c) => this.engine.cycle(c)));
     return { status: 'OK', replies } as unknown as Reply;
@@ -208,7 +208,7 @@ export class Sidecar {
   private floodReply(): ErrorReply {
     this.shed++;
     this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
-    return { status: 'REJECTED', error: { code: 'E_FLOOD', message: `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down` } };
+    return errorReply('E_FLOOD', `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down`);
   }
 
   heartbeat(): Record<string, unknown> {
@@ -249,5 +249,5 @@ export class Sidecar {
 }
 
 function unknownMessage(): ErrorReply {
-  return { status: 'ERROR', error: { code: 'E_UNKNOWN_MESSAGE', message: 'a request needs a string `type` (a command) or a `state` object (a cycle)' } };
+  return errorReply('E_UNKNOWN_MESSAGE', 'a request needs a string `type` (a command) or a `state` object (a cycle)');
 }

@@ -28,21 +28,11 @@ import type { Registry } from '../store/registry.js';
 import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
-import { transition, needsConfirmation, type Command, type Effect, type LifecycleContext, type WatchConfig } from './lifecycle.js';
-import type { GateConfig } from './gate.js';
+import { transition, needsConfirmation, type Command, type Effect, type LifecycleContext } from './lifecycle.js';
+import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
 import { viewOf } from './view.js';
 import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
-
-export interface ControlConfig {
-  canary_cap: number;
-  token_ttl_s: number;
-  /** UNRELEASE_LOCKDOWN and forced promotion must be confirmed by another operator. */
-  two_person_rule: boolean;
-  gate: GateConfig;
-  /** The post-promotion watch. */
-  watch: WatchConfig;
-}
 
 export type CommandReply = Record<string, unknown> & { status: 'OK' | 'REQUIRED_CONFIRMATION' | 'REJECTED' | 'ERROR' };
 

@@ -27,20 +27,11 @@ import type { ControlPlane } from './commands.js';
 import type { AuditLog } from '../audit/log.js';
 import { ARM_CANARY, ARM_INCUMBENT } from '../engine/arms.js';
 import { writeIncident, type IncidentReport } from '../monitor/incidents.js';
-import { evaluateAlerts, canaryWorse, type AlertConfig } from '../monitor/alerts.js';
+import { evaluateAlerts, canaryWorse } from '../monitor/alerts.js';
+import type { FailureConfig } from './config.js';
 import { MODE_RANK } from './lifecycle.js';
 import { watchVerdict } from './evidence.js';
 import type { GateConfig } from './gate.js';
-
-export interface FailureConfig {
-  /** Incidents of one type at most this often (s); the ones in between are counted into the next. */
-  incident_min_interval_s: number;
-  /** Cycles of SAFE_MODE after an inference timeout. */
-  safe_mode_cycles: number;
-  /** Share of cycles quarantined in the window above which learning pauses. */
-  quarantine_rate: number;
-  alerts: AlertConfig;
-}
 
 interface Rule { mode?: FailureMode; lockdown?: boolean; severity: IncidentReport['severity'] }
 export const CONTAIN: Record<FailureType, Rule> = {

@@ -15,7 +15,7 @@
 //
 // Model swaps, canary changes and snapshots run on a control queue that is
 // drained between batches, never while a worker reads the memory.
-import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
+import { engineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, STATUS_OK } from '../kernel/layout.js';
 import { BatchSlot } from './batch-slot.js';
 import { AgentStreams, VectorPool, attach, err, type Pending } from './pending.js';
@@ -172,16 +172,16 @@ export class Engine {
   cycle(req: unknown): Promise<CycleReply | ErrorReply> {
     const t0 = performance.now();
     if (this.inFlight) this.pool.poke();
-    if (this.closed) return Promise.resolve(err('REJECTED', 'E_POOL_CLOSED', 'the engine is closed'));
-    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('ERROR', 'E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
+    if (this.closed) return Promise.resolve(err('E_POOL_CLOSED', 'the engine is closed'));
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
     const r = req as Record<string, unknown>;
     const state = r.state;
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('ERROR', 'E_BAD_STATE', '`state` must be an object'));
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('E_BAD_STATE', '`state` must be an object'));
     const agentId = r.agent_id === undefined ? 'default' : r.agent_id;
-    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('ERROR', 'E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
+    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
     if (this.queued >= this.config.max_queue) {
       this.stats.shed++;
-      return Promise.resolve(err('REJECTED', 'E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
+      return Promise.resolve(err('E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
     }
     // Parsed values live in one scratch array: everything that needs them
     // (safety rules, the rules policy) runs now. Feature vectors come from a

@@ -4,6 +4,7 @@ import type { BatchTask } from '../pool/messages.js';
 import type { LoggedDecision } from './experience.js';
 import type { SafetyVerdict } from './safety.js';
 import type { CycleReply, ErrorReply, FailureEvent } from './types.js';
+import { errorReply, type ErrorCode } from '../errors.js';
 
 export interface AgentStream {
   prev: LoggedDecision | undefined;
@@ -99,6 +100,6 @@ export function attach(p: Pending, type: FailureEvent['type'], detail: string): 
   (p.failures ??= []).push({ type, detail, agent_id: p.agentId, cycle_id: p.cycleId });
 }
 
-export function err(status: 'ERROR' | 'REJECTED', code: string, message: string): ErrorReply {
-  return { status, error: { code, message } };
+export function err(code: ErrorCode, message: string): ErrorReply {
+  return errorReply(code, message);
 }

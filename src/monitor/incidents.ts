@@ -9,7 +9,7 @@ import { writeFileAtomic, ensureDir } from '../store/atomic-file.js';
 import { pack } from '../transport/codec.js';
 import type { AuditLog } from '../audit/log.js';
 import type { CycleCapture } from '../engine/types.js';
-import type { EngineConfig } from '../config.js';
+import type { EngineConfig } from '../engine/config.js';
 
 export interface IncidentReport {
   incident_id: string;

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { pack } from './codec.js';
 import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 
 export interface HttpRoutes {
   // `conn` identifies the connection (its socket): requests of one connection take effect in order.
@@ -65,7 +65,7 @@ export class HttpServer {
   }
 
   private fail(res: http.ServerResponse, accept: string | undefined, code: ErrorCode, message: string): void {
-    const body = { status: ERROR_CODES[code].status, error: { code, message } };
+    const body = errorReply(code, message);
     this.send(res, accept, statusCode(body), body);
   }
 

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 
 /** Handles one request; `conn` identifies its connection (requests of one connection take effect in order). */
 export type Handler = (req: unknown, conn: object) => Promise<unknown>;
@@ -74,7 +74,7 @@ export class TcpServer {
     if (this.conns.size >= this.opts.maxConnections || this.draining) {
       this.stats.refusedConnections++;
       const code: ErrorCode = this.draining ? 'E_SHUTTING_DOWN' : 'E_TOO_MANY_CONNECTIONS';
-      socket.end(JSON.stringify({ status: ERROR_CODES[code].status, error: { code, message: ERROR_CODES[code].what } }) + '\n');
+      socket.end(JSON.stringify(errorReply(code, ERROR_CODES[code].what)) + '\n');
       return;
     }
     this.stats.connections++;
@@ -129,12 +129,12 @@ export class TcpServer {
       this.stats.badFrames++;
       c.closing = true;
       c.socket.pause();
-      this.fill(c, slot, { status: ERROR_CODES[r.code].status, error: { code: r.code, message: r.message } });
+      this.fill(c, slot, errorReply(r.code, r.message));
       return;
     }
     this.stats.requests++;
     this.handler(r.value, c).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
-      this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
+      this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
 
   private fill(c: Conn, slot: { done: boolean; out: Buffer | null }, reply: unknown): void {
