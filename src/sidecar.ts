@@ -139,7 +139,7 @@ export class Sidecar {
     });
     const every = o.checkpointEverySec ?? 30;
     if (every > 0) {
-      s.checkpointTimer = setInterval(() => { void s.checkpoint().catch(() => {}); }, every * 1000);
+      s.checkpointTimer = setInterval(() => { void s.checkpointOrReport(); }, every * 1000);
       s.checkpointTimer.unref();
     }
     fm.start();
@@ -171,6 +171,24 @@ export class Sidecar {
       return p;
     } catch {
       return null; // no checkpoint, or not a usable one: start from the registered weights
+    }
+  }
+
+  /** The last checkpoint write error, while checkpoints keep failing (an alert in HEARTBEAT). */
+  checkpointError: string | null = null;
+
+  /**
+   * The periodic checkpoint: a write error is a write error of the failure
+   * taxonomy (READ_ONLY_DISK, an incident) and a CRITICAL alert, never
+   * swallowed.
+   */
+  async checkpointOrReport(): Promise<void> {
+    try {
+      await this.checkpoint();
+      this.checkpointError = null;
+    } catch (e) {
+      this.checkpointError = `candidate checkpoint not written: ${(e as Error).message}`;
+      this.failures.diskError(e as Error);
     }
   }
 
@@ -220,6 +238,7 @@ export class Sidecar {
       startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
       incidentsWritten: this.failures.written.length, incidentsPending: this.failures.pending, shed: this.shed,
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
+      extraAlerts: this.checkpointError ? [{ type: 'CHECKPOINT_WRITE', level: 'CRITICAL', message: this.checkpointError, value: 1, threshold: 0 }] : [],
     });
   }
 

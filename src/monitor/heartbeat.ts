@@ -7,7 +7,7 @@ import type { Registry } from '../store/registry.js';
 import type { ControlState } from '../store/control-state.js';
 import type { AuditLog } from '../audit/log.js';
 import type { GateVerdict, WatchVerdict } from '../control/gate.js';
-import { evaluateAlerts, type AlertConfig } from './alerts.js';
+import { evaluateAlerts, type Alert, type AlertConfig } from './alerts.js';
 
 let pkgVersion: string | undefined;
 export function packageVersion(): string {
@@ -39,6 +39,8 @@ export interface HeartbeatParts {
   /** Incidents recorded in the state whose file is not on disk yet. */
   incidentsPending: number;
   shed: number;
+  /** Alerts raised outside the window metrics (a failing checkpoint). */
+  extraAlerts?: Alert[];
   /** Extra monitoring fields (start-up problems). */
   monitoring?: Record<string, unknown>;
 }
@@ -96,7 +98,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
     lockdown: { ...s.lockdown },
     learning_state: frozen ? 'FROZEN' : paused ? 'PAUSED' : 'ACTIVE',
     model_registry: registryView(p.registry, s),
-    monitoring: { status: a.status, alerts: a.alerts, recommended_mitigation: a.recommended_mitigation, metrics, ...p.monitoring },
+    monitoring: { status: p.extraAlerts?.length ? 'CRITICAL' : a.status, alerts: [...a.alerts, ...(p.extraAlerts ?? [])], recommended_mitigation: a.recommended_mitigation, metrics, ...p.monitoring },
     online_ml_metrics: {
       ml_failure_rate: st.bySource.DISASTER_FALLBACK / cycles,
       ml_timeout_rate: e.pool.stats.timeouts / Math.max(1, st.batches),

@@ -169,10 +169,13 @@ export class TcpServer {
   /** Stops accepting, waits for every in-flight reply to be written, then closes. */
   async close(timeoutMs = 5000): Promise<void> {
     this.draining = true;
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
     const t0 = Date.now();
     for (const c of this.conns) { c.socket.pause(); c.closing = true; }
+    // The listener stays open while the replies in flight are written, so a
+    // client that connects meanwhile is told why (E_SHUTTING_DOWN) instead of
+    // meeting a refused connection.
     while ([...this.conns].some((c) => c.queue.length > 0) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const c of this.conns) c.socket.end();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);
     for (const c of this.conns) c.socket.destroy();
