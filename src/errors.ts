@@ -1,6 +1,6 @@
 // One registry of error codes. A code is stable: tests, clients and operators
 // match on it; the message is for people and may change. `status` is the reply
-// status a code maps to on the wire (PROTOCOL section 2) and `http` its HTTP
+// status a code maps to on the wire (docs/PROTOCOL.md §2) and `http` its HTTP
 // status code.
 
 export type ReplyStatus = 'ERROR' | 'REJECTED';

@@ -8,7 +8,7 @@ import { CLIENT_OPTIONS, CLIENT_HELP, connect } from './client-args.js';
 
 export const CMD_HELP = `usage: shadowpath cmd TYPE [--operator ID] [--auth SECRET] [--yes] [--json JSON] [key=value ...]
 
-Sends one command (PROTOCOL section 4) and prints the reply as JSON.
+Sends one command (docs/PROTOCOL.md §4) and prints the reply as JSON.
 Parameters are key=value pairs (values are JSON when they parse as JSON,
 strings otherwise; a dotted key sets a nested field, e.g. metadata.version=V1),
 or one --json object. Two-step commands show their summary and ask before
@@ -87,5 +87,5 @@ export async function heartbeatCommand(argv: string[]): Promise<number> {
 
 export const HEARTBEAT_HELP = `usage: shadowpath heartbeat [options]
 
-Prints the server's HEARTBEAT (PROTOCOL section 5) as JSON.
+Prints the server's HEARTBEAT (docs/PROTOCOL.md §5) as JSON.
 ${CLIENT_HELP}`;

@@ -100,7 +100,7 @@ export class ControlPlane {
         return this.audited(req, operator, fromError(e));
       }
     }
-    // PROTOCOL wants an operator_id on every mutating command, but the
+    // The contract wants an operator_id on every mutating command, but the
     // runbook's own examples (REGISTER_MODEL, SET_CANDIDATE_MODEL,
     // SET_CANARY_RATIO) carry none, and users follow it word for word. So
     // without an operators file a missing operator_id is taken as

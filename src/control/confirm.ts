@@ -1,4 +1,4 @@
-// Two-step confirmation tokens (PROTOCOL section 4).
+// Two-step confirmation tokens (docs/PROTOCOL.md §4).
 //
 // A token is "<id>.<secret>": 64 random bits of id (a lookup key, not secret)
 // and 192 random bits of secret, compared in constant time. It is bound to

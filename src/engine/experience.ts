@@ -11,7 +11,7 @@ export type QuarantineReason =
   | OutcomeProblem
   | 'REWARD_INVARIANT';
 
-/** Failure type of the DESIGN taxonomy that a quarantine reason counts towards. */
+/** Failure type of the failure taxonomy (docs/ARCHITECTURE.md) that a quarantine reason counts towards. */
 export const REASON_FAILURE_TYPE: Record<QuarantineReason, 'MALFORMED_INPUT' | 'HOSTILE_PAYLOAD' | 'REWARD_INVARIANT'> = {
   NO_PREVIOUS_CYCLE: 'MALFORMED_INPUT',
   UNKNOWN_INTENT: 'MALFORMED_INPUT',

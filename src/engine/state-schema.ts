@@ -24,7 +24,7 @@ export interface ParseCounts {
   clamped: number;
 }
 
-/** The default agent schema of PROTOCOL section 3. */
+/** The default agent schema of docs/PROTOCOL.md §3. */
 export const DEFAULT_SCHEMA: FieldSpec[] = [
   { name: 'health', type: 'f', min: 0, max: 1, default: 1 },
   { name: 'energy', type: 'f', min: 0, max: 1, default: 1 },

@@ -37,7 +37,7 @@ export interface Alert {
   message: string;
   value: number;
   threshold: number;
-  /** The failure type of the DESIGN taxonomy this alert raises, if any. */
+  /** The failure type of the failure taxonomy (docs/ARCHITECTURE.md) this alert raises, if any. */
   failure?: 'SURVIVAL_CRASH' | 'CONTRACT_BREACH';
 }
 

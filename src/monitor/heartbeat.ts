@@ -1,4 +1,4 @@
-// The HEARTBEAT status (PROTOCOL section 5), assembled from the parts.
+// The HEARTBEAT status (docs/PROTOCOL.md §5), assembled from the parts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../kernel/host.js';

@@ -1,4 +1,4 @@
-// Incident reports: failures/incident_<uuid>.json (PROTOCOL section 7), each
+// Incident reports: failures/incident_<uuid>.json (docs/PROTOCOL.md §7), each
 // pointing at the audit record that logged it (audit_seq, audit_hash) and at
 // a MessagePack state snapshot, failures/snapshots/<uuid>.msgpack, named with
 // its SHA-256, from which `shadowpath replay` reproduces the failing cycle.

@@ -1,7 +1,7 @@
 // The arena: a deterministic world of many agents, each living through short,
 // dangerous encounters, for the load generator, the demo and the learning
 // experiments. Its states follow the default agent schema and its results the
-// PROTOCOL result shape.
+// result shape of docs/PROTOCOL.md §3.
 //
 // Encounters (drawn per episode from the seed):
 // - a strong enemy (target_height > 5) close by: it hits hard every tick

@@ -1,4 +1,4 @@
-// Request framing for the TCP transport (PROTOCOL section 1): newline-
+// Request framing for the TCP transport (docs/PROTOCOL.md §1): newline-
 // delimited JSON, or, after the 4-byte preface 0xC1 'M' 'P' '1', frames of a
 // 4-byte big-endian length and one MessagePack object. Partial frames are kept
 // for the next chunk, as msgpackr keeps an incomplete buffer, instead of

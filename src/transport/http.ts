@@ -1,4 +1,4 @@
-// The HTTP/1.1 transport (PROTOCOL section 1). JSON bodies, or MessagePack
+// The HTTP/1.1 transport (docs/PROTOCOL.md §1). JSON bodies, or MessagePack
 // with content-type application/msgpack; replies follow `accept`. Status
 // codes follow the reply: OK and REQUIRED_CONFIRMATION 200, REJECTED 409
 // (403 for E_AUTH, 503 for E_DISK), ERROR 400 (413 for E_TOO_LARGE).

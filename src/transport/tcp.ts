@@ -1,5 +1,5 @@
 // The TCP transport: NDJSON or binary MessagePack frames on one port
-// (PROTOCOL section 1), pipelined: many requests in flight on a connection,
+// (docs/PROTOCOL.md §1), pipelined: many requests in flight on a connection,
 // replies written in request order.
 //
 // Backpressure: a connection stops being read while it has more than

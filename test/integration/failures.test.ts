@@ -1,5 +1,5 @@
 // Failure management, one mode at a time, against a real sidecar: each fault
-// is detected where DESIGN says, contained as it says, audited, written up as
+// is detected where docs/ARCHITECTURE.md says, contained as it says, audited, written up as
 // an incident whose audit_hash is in the log, and (when a cycle is involved)
 // replayed offline to the same decision.
 import { describe, it, expect, afterEach } from 'vitest';

@@ -1,5 +1,5 @@
 // The kernel's per-feature running scales: a field sent in metres and one in
-// thousandths must learn alike (DESIGN: learning does not hinge on hand-tuned
+// thousandths must learn alike (docs/ARCHITECTURE.md: learning does not hinge on hand-tuned
 // feature ranges). Same problem, one feature scaled by 1e3 or by 1e-3: the
 // model's fit after the same number of steps must be good in both.
 import { describe, it, expect } from 'vitest';
