@@ -18,6 +18,7 @@
 import { engineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, STATUS_OK } from '../kernel/layout.js';
 import { BatchSlot } from './batch-slot.js';
+import { Intake } from './intake.js';
 import { AgentStreams, VectorPool, attach, err, type Pending } from './pending.js';
 import type { ModelParams } from '../kernel/model.js';
 import { KernelPool } from '../pool/pool.js';
@@ -55,8 +56,6 @@ export interface EngineOptions {
 /** The view before the control plane sets one: nothing granted, nothing locked. */
 export const INITIAL_VIEW: ControlView = { version: 0, lockdown: false, mode: 'NORMAL', canaryRatio: 0, canarySalt: 0, watch: null };
 
-const AGENT_ID = /^[\x21-\x7e]{1,128}$/;
-
 export class Engine {
   readonly config: EngineConfig;
   readonly schema: StateSchema;
@@ -82,6 +81,7 @@ export class Engine {
   private readonly onFailure: (e: FailureEvent) => void;
   private readonly wantsCapture: (t: FailureEvent['type']) => boolean;
   private readonly agents: AgentStreams;
+  private readonly intake: Intake;
   private queue: Pending[] = [];
   private head = 0;
   private ops: Array<() => void> = [];
@@ -99,7 +99,6 @@ export class Engine {
   private readonly shapingReward: number;
   private pendingCapture: { type: FailureEvent['type']; detail: string } | null = null;
   private replayKernelFailure: 'WORKER_CRASH' | 'INFERENCE_TIMEOUT' | null = null;
-  private readonly values: Float64Array;
   private readonly features: VectorPool;
   private readonly evidenceAlpha: number;
   private readonly freezeLearning: boolean;
@@ -131,11 +130,14 @@ export class Engine {
     this.arms = new Arms(this.config.shadow_window, this.evidenceAlpha, this.config.reward.clip);
     this.monitor = new Monitor(this.config.shadow_window, this.intents.names);
     this.dp = pad4(this.schema.dim);
-    this.values = new Float64Array(this.schema.fields.length);
     this.features = new VectorPool(this.dp);
     this.expKind = new Uint8Array(this.config.max_batch * (1 + this.intents.count));
     this.shapingReward = Math.max(-this.config.reward.clip, Math.min(this.config.reward.clip, this.config.reward.violation));
     this.agents = new AgentStreams(this.config.max_agents, this.features);
+    this.intake = new Intake({
+      schema: this.schema, safety: this.safety, rules: this.rules, features: this.features, agents: this.agents,
+      staleAfterS: this.config.stale_after_s, clock: this.clock,
+    });
     this.slot = new BatchSlot(this.pool, this.config.max_batch, this.dp, this.intents.count);
   }
 
@@ -173,52 +175,20 @@ export class Engine {
     const t0 = performance.now();
     if (this.inFlight) this.pool.poke();
     if (this.closed) return Promise.resolve(err('E_POOL_CLOSED', 'the engine is closed'));
-    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
-    const r = req as Record<string, unknown>;
-    const state = r.state;
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('E_BAD_STATE', '`state` must be an object'));
-    const agentId = r.agent_id === undefined ? 'default' : r.agent_id;
-    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
+    const bad = this.intake.check(req);
+    if (bad) return Promise.resolve(bad);
     if (this.queued >= this.config.max_queue) {
       this.stats.shed++;
       return Promise.resolve(err('E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
     }
-    // Parsed values live in one scratch array: everything that needs them
-    // (safety rules, the rules policy) runs now. Feature vectors come from a
-    // pool: a typed array per cycle would be an ArrayBuffer per cycle for the
-    // GC to track, which dominated the profile at 90k cycles/s.
-    const values = this.values;
-    const ts = this.schema.parseInto(state as Record<string, unknown>, values);
-    const features = this.features.acquire();
-    this.schema.featuresInto(values, features);
-    const stream = this.agents.get(agentId, this.nextCycleId);
-    const cycleId = this.nextCycleId++;
-    const clockMs = this.clock();
-    const lastTsBefore = stream.lastTs;
-    let forcedReason: string | null = null;
-    let failures: Pending['failures'] = null;
-    if (Number.isFinite(ts)) {
-      if (this.config.stale_after_s > 0 && clockMs / 1000 - ts > this.config.stale_after_s) {
-        forcedReason = 'STALE_STATE_DETECTED';
-        failures = [{ type: 'STALE_STATE', detail: `state is ${(clockMs / 1000 - ts).toFixed(3)} s old`, agent_id: agentId, cycle_id: cycleId }];
-      } else if (ts < stream.lastTs) {
-        forcedReason = 'TIME_INTEGRITY_VIOLATION';
-        failures = [{ type: 'TIME_INTEGRITY_VIOLATION', detail: `timestamp ${ts} is before ${stream.lastTs}`, agent_id: agentId, cycle_id: cycleId }];
-      } else stream.lastTs = ts;
-    }
+    const p = this.intake.admit(req as Record<string, unknown>, this.nextCycleId++, t0);
     if (this.pendingCapture) {
-      (failures ??= []).push({ ...this.pendingCapture, agent_id: agentId, cycle_id: cycleId });
+      (p.failures ??= []).push({ ...this.pendingCapture, agent_id: p.agentId, cycle_id: p.cycleId });
       this.pendingCapture = null;
     }
-    const verdict = this.safety.evaluate(values, { mask: 0, pref: -1, matched: 0 });
-    const rulesIntent = this.rules.decide(values);
     return new Promise((resolve) => {
-      this.queue.push({
-        agentId, stream, cycleId, t0, rulesIntent, features, verdict, forcedReason,
-        intentTaken: r.intent_taken, result: r.result,
-        fault: typeof r.__fault === 'string' ? (r.__fault as BatchTask['fault']) : undefined, resolve,
-        raw: r, clockMs, lastTsBefore, prevAtDispatch: undefined, failures,
-      });
+      p.resolve = resolve;
+      this.queue.push(p);
       this.schedule();
     });
   }
