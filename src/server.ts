@@ -7,6 +7,7 @@ import { HttpServer } from './transport/http.js';
 import { DEFAULT_LIMITS, type Limits } from './transport/framing.js';
 import { prometheus } from './monitor/prometheus.js';
 import { healthChecks } from './monitor/health.js';
+import { checkExposure, tlsOptions, type Exposure } from './transport/exposure.js';
 
 export interface ServerOptions extends SidecarOptions {
   host?: string;
@@ -16,6 +17,12 @@ export interface ServerOptions extends SidecarOptions {
   limits?: Partial<Limits>;
   maxConnections?: number;
   maxInFlightPerConnection?: number;
+  /** Certificate and key (PEM): both transports speak TLS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** HTTP Host names served besides loopback names and the listen address. */
+  allowedHosts?: string[];
+  /** Listen beyond loopback without operators or without TLS (docs/SECURITY.md). */
+  insecure?: boolean;
 }
 
 export interface RunningServer {
@@ -25,6 +32,7 @@ export interface RunningServer {
   tcpPort: number | null;
   httpPort: number | null;
   host: string;
+  exposure: Exposure;
   /** Stops accepting, answers what is in flight, flushes the audit and state. */
   close(): Promise<void>;
 }
@@ -32,6 +40,9 @@ export interface RunningServer {
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const host = o.host ?? '127.0.0.1';
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
+  // Refused before the data directory is even opened.
+  const exposure = checkExposure({ host, operators: !!o.operatorsFile, tls: !!o.tls, insecure: !!o.insecure });
+  const tls = o.tls ? tlsOptions(o.tls.cert, o.tls.key) : undefined;
   const sidecar = await Sidecar.open(o);
   let tcp: TcpServer | null = null, http: HttpServer | null = null;
   let tcpPort: number | null = null, httpPort: number | null = null;
@@ -39,14 +50,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const prom = prometheus(sidecar);
   try {
     if (o.tcpPort !== null) {
-      tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024 },
-        (req) => sidecar.handle(req));
+      tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024, tls },
+        (req, conn) => sidecar.handle(req, undefined, conn));
       tcpPort = await tcp.listen();
     }
     if (o.httpPort !== null) {
-      http = new HttpServer({ ...limits, host, port: o.httpPort ?? 8080, maxConnections: o.maxConnections ?? 1024 }, {
+      http = new HttpServer({ ...limits, host, port: o.httpPort ?? 8080, maxConnections: o.maxConnections ?? 1024, tls, allowedHosts: o.allowedHosts }, {
         cycle: (req) => sidecar.handle(req),
-        command: (req, bearer) => sidecar.handle(req, bearer),
+        command: (req, bearer, conn) => sidecar.handle(req, bearer, conn),
         heartbeat: () => sidecar.handle({ type: 'HEARTBEAT' }),
         health: async () => {
           const r = healthChecks(sidecar.heartbeat());
@@ -57,6 +68,14 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       });
       httpPort = await http.listen();
     }
+    const h = http;
+    sidecar.security = () => ({
+      host, loopback_only: exposure.loopback_only, tls: exposure.tls, operators: exposure.operators, insecure: exposure.insecure,
+      ...(exposure.warnings.length ? { warnings: exposure.warnings } : {}),
+      ...(h ? { allowed_hosts: [...h.guard.names], http_refused: { ...h.guard.refused } } : {}),
+      auth: { failures: sidecar.operators.throttle.failures, throttled: sidecar.operators.throttle.throttled },
+    });
+    if (!exposure.loopback_only) await sidecar.audit.append('EXPOSURE', 'system', { ...exposure });
   } catch (e) {
     await tcp?.close();
     await http?.close();
@@ -64,7 +83,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     throw e;
   }
   return {
-    sidecar, tcp, http, tcpPort, httpPort, host,
+    sidecar, tcp, http, tcpPort, httpPort, host, exposure,
     async close() {
       if (closing) return;
       closing = true;

@@ -13,6 +13,7 @@ import type { Registry } from '../store/registry.js';
 import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
+import type { ConnInfo } from '../transport/conn-info.js';
 import { transition, needsConfirmation, type Command, type Effect } from './lifecycle.js';
 import { evaluateGate, gateFigures, type GateConfig } from './gate.js';
 import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
@@ -55,14 +56,14 @@ export class ControlPlane {
   }
 
   /** Handles one command request. Never rejects. */
-  async handle(req: Record<string, unknown>, bearer?: string): Promise<CommandReply> {
+  async handle(req: Record<string, unknown>, bearer?: string, conn?: ConnInfo): Promise<CommandReply> {
     const type = typeof req.type === 'string' ? req.type : '';
     if (!READ_ONLY.has(type) && !MUTATING.has(type)) {
       return this.audited(req, null, fail('ERROR', 'E_UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 64)}"`));
     }
-    const auth = this.d.operators.authenticate(req.operator_id, req.auth ?? bearer);
+    const auth = this.d.operators.authenticate(req.operator_id, req.auth ?? bearer, conn?.remoteAddress);
     const anonymousHeartbeat = type === 'HEARTBEAT' && req.operator_id === undefined;
-    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail('REJECTED', 'E_AUTH', auth.message));
+    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail('REJECTED', auth.code, auth.message));
     const operator = auth.ok ? auth.operator : null;
     if (auth.ok && !Operators.allows(auth.role, type)) {
       return this.audited(req, operator, fail('REJECTED', 'E_AUTH', `role ${auth.role} may not run ${type}`));

@@ -2,14 +2,20 @@
 // with content-type application/msgpack; replies follow `accept`. Status
 // codes follow the reply: OK and REQUIRED_CONFIRMATION 200, REJECTED 409
 // (403 for E_AUTH, 503 for E_DISK), ERROR 400 (413 for E_TOO_LARGE).
+// Every request first passes the guard (guard.ts: Host, Origin, content
+// type); with `tls` the server is HTTPS.
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { HttpGuard } from './guard.js';
+import { connInfo, type ConnInfo } from './conn-info.js';
 
 export interface HttpRoutes {
   cycle: (req: unknown) => Promise<unknown>;
-  command: (req: unknown, bearer?: string) => Promise<unknown>;
+  command: (req: unknown, bearer?: string, conn?: ConnInfo) => Promise<unknown>;
   heartbeat: () => Promise<unknown>;
   health?: () => Promise<{ ok: boolean; report: unknown }>;
   metrics?: () => Promise<{ contentType: string; body: string }>;
@@ -20,6 +26,10 @@ export interface HttpOptions extends Limits {
   host: string;
   port: number;
   maxConnections: number;
+  /** Certificate and key: serve HTTPS. */
+  tls?: SecureContextOptions;
+  /** Host names served besides loopback names and the listen address (--allowed-host). */
+  allowedHosts?: string[];
 }
 
 export function statusCode(reply: { status?: unknown; error?: { code?: string } }): number {
@@ -33,11 +43,16 @@ export function statusCode(reply: { status?: unknown; error?: { code?: string } 
 }
 
 export class HttpServer {
-  readonly server: http.Server;
+  readonly server: http.Server | https.Server;
+  readonly guard: HttpGuard;
   requests = 0;
 
   constructor(private readonly opts: HttpOptions, private readonly routes: HttpRoutes) {
-    this.server = http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => { void this.handle(req, res); });
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.handle(req, res); };
+    this.server = opts.tls
+      ? https.createServer({ ...opts.tls, keepAliveTimeout: 30_000, noDelay: true }, handler)
+      : http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, handler);
+    this.guard = new HttpGuard({ listenHost: opts.host, allowedHosts: opts.allowedHosts, scheme: opts.tls ? 'https' : 'http' });
     this.server.maxConnections = opts.maxConnections;
   }
 
@@ -46,7 +61,8 @@ export class HttpServer {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
         this.server.off('error', reject);
-        resolve((this.server.address() as { port: number }).port);
+        this.guard.port = (this.server.address() as { port: number }).port;
+        resolve(this.guard.port);
       });
     });
   }
@@ -72,6 +88,12 @@ export class HttpServer {
     this.requests++;
     const accept = req.headers.accept;
     const url = (req.url ?? '/').split('?')[0];
+    const refusal = this.guard.check(req.method, req.headers);
+    if (refusal) {
+      // Nothing runs and the body is not read: answer, then close.
+      res.setHeader('connection', 'close');
+      return this.fail(res, accept, refusal.code, refusal.message);
+    }
     try {
       if (req.method === 'GET') {
         if (url === '/healthz') return this.send(res, accept, 200, { status: 'OK' });
@@ -93,7 +115,7 @@ export class HttpServer {
           res.on('finish', () => req.socket.destroySoon?.());
           return;
         }
-        const msgpack = (req.headers['content-type'] ?? '').includes('application/msgpack');
+        const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
         const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
@@ -105,7 +127,7 @@ export class HttpServer {
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
         const auth = req.headers.authorization;
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-        const r = await this.routes.command(v, bearer) as Record<string, unknown>;
+        const r = await this.routes.command(v, bearer, connInfo(req.socket, 'http', this.opts.tls !== undefined)) as Record<string, unknown>;
         return this.send(res, accept, statusCode(r), r);
       }
       this.fail(res, accept, 'E_NOT_FOUND', `${req.method} ${url} is not served`);

@@ -7,12 +7,16 @@
 // socket's high-water mark (a client that does not read). So a client cannot
 // make the server's memory grow without bound, and since every connection is
 // paused on its own, a slow or stuck client never delays another's cycles.
+//
+// With `tls` the port speaks TLS (node:tls) and the same framing inside it.
 import net from 'node:net';
+import tls, { type SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { connInfo, type ConnInfo } from './conn-info.js';
 
-export type Handler = (req: unknown) => Promise<unknown>;
+export type Handler = (req: unknown, conn: ConnInfo) => Promise<unknown>;
 
 export interface TcpOptions extends Limits {
   host: string;
@@ -20,6 +24,8 @@ export interface TcpOptions extends Limits {
   maxConnections: number;
   /** Unanswered requests per connection before it stops being read. */
   maxInFlight: number;
+  /** Certificate and key: the port speaks TLS. */
+  tls?: SecureContextOptions;
 }
 
 export interface TransportStats {
@@ -31,6 +37,7 @@ export interface TransportStats {
 
 interface Conn {
   socket: net.Socket;
+  info: ConnInfo;
   mode: 'unknown' | 'json' | 'binary';
   pending: Buffer | null;
   json: JsonLineDecoder;
@@ -50,7 +57,11 @@ export class TcpServer {
   private draining = false;
 
   constructor(private readonly opts: TcpOptions, private readonly handler: Handler) {
-    this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    // A TLS connection is accepted once its handshake is done; a client that
+    // speaks plain text to a TLS port fails the handshake and is dropped.
+    this.server = opts.tls
+      ? tls.createServer({ ...opts.tls, noDelay: true }, (s) => this.accept(s))
+      : net.createServer({ noDelay: true }, (s) => this.accept(s));
   }
 
   listen(): Promise<number> {
@@ -77,7 +88,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -132,7 +143,7 @@ export class TcpServer {
       return;
     }
     this.stats.requests++;
-    this.handler(r.value).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
+    this.handler(r.value, c.info).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
       this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
   }
 
