@@ -34,7 +34,7 @@ export async function benchEngine(config: Record<string, unknown> = {}): Promise
   const p = shape(1), c = shape(2);
   await e.setModel('production', 'M-Bench-P', { ...p, updates: 0, body: initBody(p.shape, 'random', 1) });
   await e.setModel('candidate', 'M-Bench-C', { ...c, updates: 0, body: initBody(c.shape, 'random', 2) });
-  e.control.canaryRatio = 0.05;
+  e.setView({ ...e.view, canaryRatio: 0.05, canarySalt: 7 });
   return e;
 }
 

@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   E_CANARY_CAP: { status: 'REJECTED', http: 409, what: 'a canary ratio above the safety cap without bypass_safety_cap: true' },
   E_GATE: { status: 'REJECTED', http: 409, what: 'PROMOTE_CANDIDATE refused by the promotion gate; the reply carries the failing figures' },
   E_NO_ROLLBACK_TARGET: { status: 'REJECTED', http: 409, what: 'ROLLBACK_MODEL with an empty rollback stack' },
+  E_WATCH_ACTIVE: { status: 'REJECTED', http: 409, what: 'SET_CANDIDATE_MODEL during a post-promotion watch (END_WATCH ends it early)' },
+  E_NO_WATCH: { status: 'REJECTED', http: 409, what: 'END_WATCH while no post-promotion watch is running' },
   E_NOT_LOCKED: { status: 'REJECTED', http: 409, what: 'UNRELEASE_LOCKDOWN while no lockdown is active' },
   E_ALREADY_NORMAL: { status: 'REJECTED', http: 409, what: 'RESET_FAILURE_STATUS while the failure mode is already NORMAL' },
   E_TOKEN_UNKNOWN: { status: 'REJECTED', http: 409, what: 'a confirmation token that was never issued (or was issued before a restart)' },
@@ -85,4 +87,15 @@ export class SidecarError extends Error {
 
 export function isSidecarError(e: unknown, code?: ErrorCode): e is SidecarError {
   return e instanceof SidecarError && (code === undefined || e.code === code);
+}
+
+/** An error reply on the wire: the one way to build one. Its status (and HTTP status) come from the registry. */
+export interface ErrorReplyOf {
+  status: ReplyStatus;
+  error: { code: ErrorCode; message: string };
+  details?: Record<string, unknown>;
+}
+
+export function errorReply(code: ErrorCode, message: string, details?: Record<string, unknown>): ErrorReplyOf {
+  return { status: ERROR_CODES[code].status, error: { code, message }, ...(details ? { details } : {}) };
 }

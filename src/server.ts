@@ -2,12 +2,14 @@
 // and HTTP transports. Used by `shadowpath serve`, `npm start` and the
 // end-to-end tests.
 import { Sidecar, type SidecarOptions } from './sidecar.js';
+import { Session } from './session.js';
 import { TcpServer } from './transport/tcp.js';
 import { HttpServer } from './transport/http.js';
 import { DEFAULT_LIMITS, type Limits } from './transport/framing.js';
 import { prometheus } from './monitor/prometheus.js';
 import { healthChecks } from './monitor/health.js';
 import { checkExposure, tlsOptions, type Exposure } from './transport/exposure.js';
+import type { ConnInfo } from './transport/conn-info.js';
 
 export interface ServerOptions extends SidecarOptions {
   host?: string;
@@ -48,17 +50,25 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   let tcpPort: number | null = null, httpPort: number | null = null;
   let closing = false;
   const prom = prometheus(sidecar);
+  // One session per connection: its requests take effect in order (src/session.ts).
+  // The session passes the connection on (its peer address throttles failed authentications).
+  const sessions = new WeakMap<ConnInfo, Session>();
+  const session = (conn: ConnInfo): Session => {
+    let s = sessions.get(conn);
+    if (!s) { s = new Session({ handle: (m, bearer) => sidecar.handle(m, bearer, conn) }); sessions.set(conn, s); }
+    return s;
+  };
   try {
     if (o.tcpPort !== null) {
       tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024, tls },
-        (req, conn) => sidecar.handle(req, undefined, conn));
+        (req, conn) => session(conn).handle(req));
       tcpPort = await tcp.listen();
     }
     if (o.httpPort !== null) {
       http = new HttpServer({ ...limits, host, port: o.httpPort ?? 8080, maxConnections: o.maxConnections ?? 1024, tls, allowedHosts: o.allowedHosts }, {
-        cycle: (req) => sidecar.handle(req),
-        command: (req, bearer, conn) => sidecar.handle(req, bearer, conn),
-        heartbeat: () => sidecar.handle({ type: 'HEARTBEAT' }),
+        cycle: (req, conn) => session(conn).handle(req),
+        command: (req, bearer, conn) => session(conn).handle(req, bearer),
+        heartbeat: (conn) => session(conn).handle({ type: 'HEARTBEAT' }),
         health: async () => {
           const r = healthChecks(sidecar.heartbeat());
           return { ok: r.ok, report: { status: r.ok ? 'OK' : 'FAIL', checks: r.checks } };

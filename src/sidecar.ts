@@ -3,7 +3,7 @@
 // control state into the engine, and routes each message to the engine (a
 // cycle) or the control plane (a command).
 import { readFile } from 'node:fs/promises';
-import { SidecarError } from './errors.js';
+import { SidecarError, errorReply } from './errors.js';
 import { engineConfig, controlConfig, failureConfig, type SidecarConfigInput } from './config.js';
 import { Engine } from './engine/cycle.js';
 import type { CycleReply, ErrorReply } from './engine/types.js';
@@ -18,7 +18,8 @@ import { ControlPlane, type CommandReply } from './control/commands.js';
 import { Operators } from './control/operators.js';
 import { heartbeat, registryView } from './monitor/heartbeat.js';
 import { FileQuarantine } from './monitor/quarantine.js';
-import { FailureManager } from './monitor/failures.js';
+import { Containment } from './control/containment.js';
+import { gateVerdict, watchVerdict } from './control/evidence.js';
 import { listIncidents } from './monitor/incidents.js';
 import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
@@ -60,7 +61,7 @@ export class Sidecar {
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
     paths: DataPaths, private readonly unlock: () => Promise<void>, private readonly clock: () => number,
-    readonly failures: FailureManager, readonly quarantine: FileQuarantine, maxCyclesPerSec: number,
+    readonly failures: Containment, readonly quarantine: FileQuarantine, maxCyclesPerSec: number,
   ) {
     this.paths = paths;
     this.startedAt = clock();
@@ -88,18 +89,18 @@ export class Sidecar {
     let state = await loadState(paths.state);
     const opened = await AuditLog.open(paths.audit, clock);
     const quarantine = new FileQuarantine(paths.quarantine);
-    let fm: FailureManager | undefined;
+    let fm: Containment | undefined;
     let sidecar: Sidecar | undefined;
     const engine = await Engine.create({
-      config: econf, clock, allowFaultInjection: o.allowFaultInjection, quarantine,
+      config: econf, clock, allowFaultInjection: o.allowFaultInjection, quarantine, evidenceAlpha: cconf.gate.alpha,
       onFailure: (f) => fm!.handle(f), wantsCapture: (t) => fm!.wantsCapture(t),
     });
-    fm = new FailureManager({ engine, control: () => sidecar!.control, audit: opened.log, failuresDir: paths.failures, config: fconf, clock });
+    fm = new Containment({ engine, control: () => sidecar!.control, audit: opened.log, failuresDir: paths.failures, config: fconf, gate: cconf.gate, clock });
     opened.log.onWriteError = (e) => fm!.diskError(e);
     operators.onFailure = (f) => { void opened.log.append('AUTH_FAILURE', null, { ...f }).catch(() => {}); };
     const control = new ControlPlane({
       engine, registry, audit: opened.log, statePath: paths.state, state, operators, config: cconf, clock,
-      readOnly: () => fm!.readOnly, onDiskError: (e) => fm!.diskError(e),
+      onDiskError: (e) => fm!.diskError(e),
       queries: {
         HEARTBEAT: () => sidecar!.heartbeat(),
         LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
@@ -123,11 +124,10 @@ export class Sidecar {
     s.alertConfig = fconf.alerts;
     for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
 
-    engine.control.lockdown = state.lockdown.active;
-    engine.control.canaryRatio = state.canary_ratio;
-    engine.control.mode = state.failure.mode;
+    // The engine's view was set from the state by the control plane.
     await s.loadRole('production', state.active);
     await s.loadRole('candidate', state.candidate);
+    if (state.watch) await s.loadRole('holdback', state.watch.previous);
 
     if (opened.tornBytes > 0) {
       await opened.log.append('AUDIT_TAIL_TRUNCATED', 'system', { bytes: opened.tornBytes, reason: 'the last record was torn by an interrupted write' });
@@ -154,7 +154,7 @@ export class Sidecar {
   }
 
   /** Loads a role's model; a candidate resumes from its checkpoint when one matches. */
-  private async loadRole(role: 'production' | 'candidate', ref: ModelRef | null): Promise<void> {
+  private async loadRole(role: 'production' | 'candidate' | 'holdback', ref: ModelRef | null): Promise<void> {
     if (!ref) return;
     try {
       let params: ModelParams | null = null;
@@ -206,7 +206,7 @@ export class Sidecar {
 
   /** `{"cycles": [...]}`: every cycle answered, in order. */
   private async batch(cycles: unknown[]): Promise<Reply> {
-    if (cycles.length > MAX_BATCH) return { status: 'ERROR', error: { code: 'E_BAD_CYCLE', message: `a batch holds at most ${MAX_BATCH} cycles` } };
+    if (cycles.length > MAX_BATCH) return errorReply('E_BAD_CYCLE', `a batch holds at most ${MAX_BATCH} cycles`);
     if (!this.flood.take(cycles.length)) return this.floodReply();
     const replies = await Promise.all(cycles.map((c) => this.engine.cycle(c)));
     return { status: 'OK', replies } as unknown as Reply;
@@ -215,14 +215,17 @@ export class Sidecar {
   private floodReply(): ErrorReply {
     this.shed++;
     this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
-    return { status: 'REJECTED', error: { code: 'E_FLOOD', message: `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down` } };
+    return errorReply('E_FLOOD', `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down`);
   }
 
   heartbeat(): Record<string, unknown> {
+    const state = this.control.state;
     const hb = heartbeat({
-      engine: this.engine, registry: this.registry, state: this.control.state, audit: this.audit, auditVerified: this.auditVerified,
-      gate: this.gateConfig, startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
-      incidentsWritten: this.failures.written.length, shed: this.shed,
+      engine: this.engine, registry: this.registry, state, audit: this.audit, auditVerified: this.auditVerified,
+      gate: state.candidate ? gateVerdict(this.engine, state.canary_ratio, this.gateConfig) : null,
+      watch: state.watch ? watchVerdict(this.engine, this.gateConfig) : null,
+      startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
+      incidentsWritten: this.failures.written.length, incidentsPending: this.failures.pending, shed: this.shed,
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
     });
     return this.security ? { ...hb, security: this.security() } : hb;
@@ -241,6 +244,7 @@ export class Sidecar {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.failures.stop();
     await this.engine.drain();
+    await this.control.settled();
     await this.failures.drain();
     await this.quarantine.close();
     await this.checkpoint().catch(() => {});
@@ -253,5 +257,5 @@ export class Sidecar {
 }
 
 function unknownMessage(): ErrorReply {
-  return { status: 'ERROR', error: { code: 'E_UNKNOWN_MESSAGE', message: 'a request needs a string `type` (a command) or a `state` object (a cycle)' } };
+  return errorReply('E_UNKNOWN_MESSAGE', 'a request needs a string `type` (a command) or a `state` object (a cycle)');
 }

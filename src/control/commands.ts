@@ -1,9 +1,24 @@
-// Command dispatch: authenticate, authorise, parse, run the two-step
-// confirmation, ask the pure lifecycle for the transition, execute its effects
-// (model files, engine, persisted state) and audit. Every command, accepted
-// or not, becomes an audit record, and its reply carries that record's
-// audit_seq and audit_hash. Mutating commands run one at a time.
-import { SidecarError, ERROR_CODES, type ErrorCode } from '../errors.js';
+// Command dispatch and the one control state.
+//
+// An operator's command: authenticate, authorise, parse, run the two-step
+// confirmation, ask the pure lifecycle for the transition, run its effects
+// and audit. Every command, accepted or not, becomes an audit record, and
+// its reply carries that record's audit_seq and audit_hash. Mutating
+// commands run one at a time.
+//
+// The system's own actions (containment, SAFE_MODE expiry, the canary's
+// abort, the watch's automatic rollback) are commands of the operator
+// "system" through the same transition function (`system()`), audited as
+// such.
+//
+// `state` is the only copy of the control state. A transition replaces it at
+// once (synchronously) and the engine's view with it, so HEARTBEAT, cycle
+// replies and the engine agree at every instant; then the state is written
+// (atomic file), and an operator's reply leaves only once it is durable.
+// Model loads follow the durable state, so a crash in between restarts into
+// what was persisted. A reader may see a mutation a moment before its
+// acknowledgement, never after it.
+import { SidecarError, errorReply, type ErrorCode } from '../errors.js';
 import type { Engine } from '../engine/cycle.js';
 import { initBody, bodyFromPlain, type ModelParams } from '../kernel/model.js';
 import { ARCH_LINEAR, ARCH_MLP, ACT_RELU, ACT_TANH, type ModelShape } from '../kernel/layout.js';
@@ -14,17 +29,11 @@ import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
 import type { ConnInfo } from '../transport/conn-info.js';
-import { transition, needsConfirmation, type Command, type Effect } from './lifecycle.js';
-import { evaluateGate, gateFigures, type GateConfig } from './gate.js';
+import { transition, needsConfirmation, type Command, type Effect, type LifecycleContext } from './lifecycle.js';
+import type { ControlConfig } from './config.js';
+import { gateVerdict } from './evidence.js';
+import { viewOf } from './view.js';
 import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
-
-export interface ControlConfig {
-  canary_cap: number;
-  token_ttl_s: number;
-  /** UNRELEASE_LOCKDOWN and forced promotion must be confirmed by another operator. */
-  two_person_rule: boolean;
-  gate: GateConfig;
-}
 
 export type CommandReply = Record<string, unknown> & { status: 'OK' | 'REQUIRED_CONFIRMATION' | 'REJECTED' | 'ERROR' };
 
@@ -39,34 +48,51 @@ export interface ControlDeps {
   clock: () => number;
   /** Read-only queries answered by other parts (HEARTBEAT, LIST_INCIDENTS). */
   queries: Record<string, (req: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>>;
-  /** True while mutations must be refused (READ_ONLY_DISK). */
-  readOnly?: () => boolean;
   /** A write of the control state or a model file failed. */
   onDiskError?: (e: Error) => void;
 }
 
 export class ControlPlane {
+  /** The control state: the only copy. Replace it only through `commit`. */
   state: ControlState;
   readonly tokens: ConfirmationTokens;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Writes of the state, one at a time, each of the latest state. */
+  private writes: Promise<void> = Promise.resolve();
+  private durableVersion: number;
+  /** Model loads into the engine, in transition order. */
+  private loads: Promise<void> = Promise.resolve();
+  /** The system transitions' writes, loads and audit records still under way. */
+  private background: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: ControlDeps) {
     this.state = d.state;
+    this.durableVersion = d.state.version;
     this.tokens = new ConfirmationTokens(d.config.token_ttl_s * 1000, d.clock);
+    d.engine.setView(viewOf(d.state));
+  }
+
+  /** True while the data directory refuses writes (READ_ONLY_DISK): mutations are refused. */
+  get readOnly(): boolean {
+    return this.state.failure.mode === 'READ_ONLY_DISK';
   }
 
   /** Handles one command request. Never rejects. */
   async handle(req: Record<string, unknown>, bearer?: string, conn?: ConnInfo): Promise<CommandReply> {
     const type = typeof req.type === 'string' ? req.type : '';
     if (!READ_ONLY.has(type) && !MUTATING.has(type)) {
-      return this.audited(req, null, fail('ERROR', 'E_UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 64)}"`));
+      return this.audited(req, null, fail('E_UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 64)}"`));
+    }
+    // "system" is the sidecar's own operator (containment, the watch): no request may speak as it.
+    if (typeof req.operator_id === 'string' && /^system(:|$)/i.test(req.operator_id)) {
+      return this.audited(req, null, fail('E_AUTH', 'operator_id "system" is reserved for the sidecar\'s own actions'));
     }
     const auth = this.d.operators.authenticate(req.operator_id, req.auth ?? bearer, conn?.remoteAddress);
     const anonymousHeartbeat = type === 'HEARTBEAT' && req.operator_id === undefined;
-    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail('REJECTED', auth.code, auth.message));
+    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail(auth.code, auth.message));
     const operator = auth.ok ? auth.operator : null;
     if (auth.ok && !Operators.allows(auth.role, type)) {
-      return this.audited(req, operator, fail('REJECTED', 'E_AUTH', `role ${auth.role} may not run ${type}`));
+      return this.audited(req, operator, fail('E_AUTH', `role ${auth.role} may not run ${type}`));
     }
     if (READ_ONLY.has(type)) {
       try {
@@ -87,6 +113,15 @@ export class ControlPlane {
     return run;
   }
 
+  private context(operator: string, cmd: Command): LifecycleContext {
+    return {
+      now: new Date(this.d.clock()).toISOString(), operator, canaryCap: this.d.config.canary_cap,
+      latestRevision: (v: string) => this.d.registry.latestRevision(v),
+      gate: cmd.type === 'PROMOTE_CANDIDATE' && !cmd.force ? gateVerdict(this.d.engine, this.state.canary_ratio, this.d.config.gate) : undefined,
+      watch: this.d.config.watch,
+    };
+  }
+
   private async mutate(type: string, req: Record<string, unknown>, operator: string, role: string): Promise<CommandReply> {
     let cmd: Command;
     let reg: RegisterSpec | null = null;
@@ -96,85 +131,150 @@ export class ControlPlane {
     } catch (e) {
       return this.audited(req, operator, fromError(e));
     }
-    if (this.d.readOnly?.() && type !== 'EMERGENCY_LOCKDOWN') {
-      return this.audited(req, operator, fail('REJECTED', 'E_READ_ONLY', 'the data directory is read-only (READ_ONLY_DISK): mutations are refused until the disk is fixed and the failure status reset'));
+    if (this.readOnly && type !== 'EMERGENCY_LOCKDOWN' && type !== 'RESET_FAILURE_STATUS') {
+      return this.audited(req, operator, fail('E_READ_ONLY', 'the data directory is read-only (READ_ONLY_DISK): mutations are refused until the disk is fixed and the failure status reset'));
     }
     if (cmd.type === 'PROMOTE_CANDIDATE' && cmd.force && role !== 'admin') {
-      return this.audited(req, operator, fail('REJECTED', 'E_AUTH', 'force needs the admin role'));
+      return this.audited(req, operator, fail('E_AUTH', 'force needs the admin role'));
     }
     const cap = this.d.config.canary_cap;
-    const ctx = () => ({
-      now: new Date(this.d.clock()).toISOString(), operator, canaryCap: cap,
-      latestRevision: (v: string) => this.d.registry.latestRevision(v),
-      gate: cmd.type === 'PROMOTE_CANDIDATE' ? evaluateGate(gateFigures(this.d.engine.shadow, this.d.config.gate), this.d.config.gate) : undefined,
-    });
     const params = paramsOf(req);
     let step: 'request' | 'confirm' | undefined;
     if (needsConfirmation(cmd, cap)) {
       const twoPerson = this.d.config.two_person_rule && (cmd.type === 'UNRELEASE_LOCKDOWN' || (cmd.type === 'PROMOTE_CANDIDATE' && cmd.force));
       if (req.confirmation_token === undefined) {
         // Step one: refuse now what would be refused on confirmation.
-        const t = transition(this.state, cmd, ctx());
-        if (!t.ok) return this.audited(req, operator, fail(ERROR_CODES[t.code].status, t.code, t.message, t.details), 'request');
+        const c1 = this.context(operator, cmd);
+        const t = transition(this.state, cmd, c1);
+        if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), 'request');
         const tok = this.tokens.issue(type, params, operator, this.state.version, twoPerson);
+        const gate = gateOf(cmd, c1);
         return this.audited(req, operator, {
           status: 'REQUIRED_CONFIRMATION', type, confirmation_token: tok.token, expires_at: new Date(tok.expiresAt).toISOString(),
           operator_id: operator, summary: t.summary, ...(twoPerson ? { two_person_rule: 'another operator must confirm' } : {}),
+          ...(gate ? { details: { gate } } : {}),
         }, 'request');
       }
       const check = this.tokens.redeem(req.confirmation_token, type, params, operator, this.state.version);
-      if (!check.ok) return this.audited(req, operator, fail('REJECTED', check.code, check.message), 'confirm');
+      if (!check.ok) return this.audited(req, operator, fail(check.code, check.message), 'confirm');
       step = 'confirm';
     }
-    const t = transition(this.state, cmd, ctx());
-    if (!t.ok) return this.audited(req, operator, fail(ERROR_CODES[t.code].status, t.code, t.message, t.details), step);
+    const ctx = this.context(operator, cmd);
+    let t = transition(this.state, cmd, ctx);
+    if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
     try {
-      const result = await this.execute(t.effects, t.next, reg);
-      return this.audited(req, operator, { status: 'OK', type, summary: t.summary, ...result }, step);
+      const out: Record<string, unknown> = {};
+      // Files first (a registered model, a frozen revision): the state that
+      // refers to them is written after them.
+      let frozen: ModelParams | null = null;
+      for (const fx of t.effects) {
+        if (fx.kind === 'write_registered') {
+          const info = await this.register(reg!);
+          Object.assign(out, { version: reg!.version, revision: info.revision, weights_sha256: info.weights_sha256 });
+        }
+        if (fx.kind === 'freeze_candidate') {
+          frozen = await this.d.engine.snapshotCandidate();
+          if (!frozen) throw new SidecarError('E_NO_CANDIDATE', 'the candidate is not loaded');
+          const md = this.d.registry.get(fx.into.version)!.metadata;
+          const info = await this.d.registry.write(md, fx.into.revision, frozen, 'promoted', new Date(this.d.clock()).toISOString());
+          Object.assign(out, { active_model: fx.into.version, revision: fx.into.revision, weights_sha256: info.weights_sha256 });
+          // The system may have changed the state while the files were
+          // written (a lockdown, a failure mode): decide again on the
+          // current state, for the revision just written.
+          const into = fx.into;
+          t = transition(this.state, cmd, { ...ctx, latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
+        }
+      }
+      if (t.effects.some((f) => f.kind === 'persist')) await this.commitDurably(t.next);
+      await this.runLoads(t.effects, frozen);
+      const gate = gateOf(cmd, ctx);
+      return this.audited(req, operator, { status: 'OK', type, summary: t.summary, ...out, ...(gate ? { details: { gate } } : {}) }, step);
     } catch (e) {
-      if (typeof (e as NodeJS.ErrnoException)?.code === 'string' && (e as NodeJS.ErrnoException).code!.startsWith('E') && !(e instanceof SidecarError)) this.d.onDiskError?.(e as Error);
+      if (isDiskError(e)) this.d.onDiskError?.(e as Error);
       return this.audited(req, operator, fromError(e), step);
     }
   }
 
+  /** Replaces the one state, and the engine's view with it, at once. */
+  private commit(next: ControlState): void {
+    this.state = next;
+    this.d.engine.setView(viewOf(next));
+  }
+
+  /** Writes the latest state (one write at a time); resolves once `version` is on disk. */
+  private persist(version: number): Promise<void> {
+    const w = this.writes.then(async () => {
+      if (this.durableVersion >= version) return;
+      const snap = this.state;
+      await saveState(this.d.statePath, snap);
+      this.durableVersion = snap.version;
+    });
+    this.writes = w.catch(() => undefined);
+    return w;
+  }
+
   /**
-   * Runs the effects in order. The lockdown latch is applied to the engine
-   * first (STOP at once), then made durable; other engine changes follow the
-   * durable state, so a crash in between restarts into the persisted state.
+   * An operator's transition: in effect at once, acknowledged once durable.
+   * When the write fails, the state goes back to what it was (if nothing
+   * else changed it meanwhile), so a refusal means nothing happened.
    */
-  private async execute(effects: Effect[], next: ControlState, reg: RegisterSpec | null): Promise<Record<string, unknown>> {
-    const e = this.d.engine;
-    const out: Record<string, unknown> = {};
-    let frozen: ModelParams | null = null;
-    for (const fx of effects) {
-      if (fx.kind === 'set_lockdown' && fx.active) e.control.lockdown = true;
-      if (fx.kind === 'write_registered') {
-        const info = await this.register(reg!);
-        Object.assign(out, { version: reg!.version, revision: info.revision, weights_sha256: info.weights_sha256 });
-      }
-      if (fx.kind === 'freeze_candidate') {
-        frozen = await e.snapshotCandidate();
-        if (!frozen) throw new SidecarError('E_NO_CANDIDATE', 'the candidate is not loaded');
-        const md = this.d.registry.get(fx.into.version)!.metadata;
-        const info = await this.d.registry.write(md, fx.into.revision, frozen, 'promoted', new Date(this.d.clock()).toISOString());
-        Object.assign(out, { active_model: fx.into.version, revision: fx.into.revision, weights_sha256: info.weights_sha256 });
-      }
+  private async commitDurably(next: ControlState): Promise<void> {
+    const before = this.state;
+    this.commit(next);
+    try {
+      await this.persist(next.version);
+    } catch (e) {
+      if (this.state === next) this.commit(before);
+      throw e;
     }
-    if (effects.some((f) => f.kind === 'persist')) {
-      await saveState(this.d.statePath, next);
-      this.state = next;
-    }
-    for (const fx of effects) {
-      switch (fx.kind) {
-        case 'load_production': await e.setModel('production', fx.ref?.version ?? null, fx.ref ? (frozen ?? await this.d.registry.read(fx.ref)) : null); break;
-        case 'load_candidate': await e.setModel('candidate', fx.ref?.version ?? null, fx.ref ? await this.d.registry.read(fx.ref) : null); break;
-        case 'set_canary': e.control.canaryRatio = fx.ratio; break;
-        case 'set_lockdown': e.control.lockdown = fx.active; break;
-        case 'set_mode': e.control.mode = fx.mode; break;
-        default: break;
+  }
+
+  /** Loads the models a transition named into the engine, in order, after the state is durable. */
+  private runLoads(effects: Effect[], frozen: ModelParams | null): Promise<void> {
+    const todo = effects.filter((f): f is Extract<Effect, { kind: 'load' }> => f.kind === 'load');
+    if (todo.length === 0) return Promise.resolve();
+    const run = this.loads.then(async () => {
+      for (const fx of todo) {
+        const params = fx.ref ? (fx.role === 'production' && frozen ? frozen : await this.d.registry.read(fx.ref)) : null;
+        await this.d.engine.setModel(fx.role, fx.ref?.version ?? null, params);
       }
-    }
-    return out;
+    });
+    this.loads = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * The system's own transition (operator "system"): in effect at once,
+   * synchronously — the cycle that caused it is answered under it — then
+   * written, loaded and audited in the background. Returns the summary, or
+   * null when the lifecycle refused it.
+   */
+  system(cmd: Command, operator = 'system'): { summary: string; done: Promise<void> } | null {
+    const t = transition(this.state, cmd, { now: new Date(this.d.clock()).toISOString(), operator, canaryCap: this.d.config.canary_cap, latestRevision: (v) => this.d.registry.latestRevision(v), watch: this.d.config.watch });
+    if (!t.ok) return null;
+    this.commit(t.next);
+    const version = t.next.version;
+    const done = (async () => {
+      try {
+        await this.persist(version);
+      } catch (e) {
+        // READ_ONLY_DISK keeps the state in memory only; report the first error.
+        if (!this.readOnly) this.d.onDiskError?.(e as Error);
+      }
+      await this.runLoads(t.effects, null).catch(() => undefined);
+      await this.d.audit.append('TRANSITION', operator, { type: cmd.type, summary: t.summary }).catch(() => undefined);
+    })();
+    this.background = this.background.then(() => done);
+    return { summary: t.summary, done };
+  }
+
+  /** Resolves once every state write and model load issued so far is done. */
+  async settled(): Promise<void> {
+    await this.chain;
+    await this.background;
+    await this.writes;
+    await this.loads;
   }
 
   private async register(spec: RegisterSpec) {
@@ -228,28 +328,26 @@ export class ControlPlane {
       return { ...reply, audit_seq: null, audit_hash: null, audit_error: err };
     }
   }
-
-  /** Applies an internal transition (failure manager) with persistence and audit. */
-  async internal(cmd: Command, operator = 'system'): Promise<boolean> {
-    const run = this.chain.then(async () => {
-      const t = transition(this.state, cmd, { now: new Date(this.d.clock()).toISOString(), operator, canaryCap: this.d.config.canary_cap, latestRevision: (v) => this.d.registry.latestRevision(v) });
-      if (!t.ok) return false;
-      await this.execute(t.effects, t.next, null);
-      await this.d.audit.append('TRANSITION', operator, { type: cmd.type, summary: t.summary });
-      return true;
-    });
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
 }
 
-function fail(status: 'ERROR' | 'REJECTED', code: ErrorCode, message: string, details?: Record<string, unknown>): CommandReply {
-  return { status, error: { code, message }, ...(details ? { details } : {}) };
+/** The gate verdict a PROMOTE_CANDIDATE was decided on, for its reply. */
+function gateOf(cmd: Command, ctx: LifecycleContext): unknown {
+  if (cmd.type !== 'PROMOTE_CANDIDATE') return null;
+  return cmd.force ? { forced: true, pass: null, reason: 'force: the gate was skipped (audited as forced)' } : ctx.gate ?? null;
+}
+
+function isDiskError(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return typeof code === 'string' && code.startsWith('E') && !(e instanceof SidecarError);
+}
+
+function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): CommandReply {
+  return errorReply(code, message, details) as unknown as CommandReply;
 }
 
 function fromError(e: unknown): CommandReply {
-  if (e instanceof SidecarError) return fail(e.status, e.code, e.message, e.details);
+  if (e instanceof SidecarError) return fail(e.code, e.message, e.details);
   const errno = (e as NodeJS.ErrnoException)?.code;
-  if (typeof errno === 'string' && errno.startsWith('E')) return fail('REJECTED', 'E_DISK', `write failed (${errno}): ${(e as Error).message}`);
-  return fail('ERROR', 'E_INTERNAL', (e as Error)?.message ?? String(e));
+  if (typeof errno === 'string' && errno.startsWith('E')) return fail('E_DISK', `write failed (${errno}): ${(e as Error).message}`);
+  return fail('E_INTERNAL', (e as Error)?.message ?? String(e));
 }

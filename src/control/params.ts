@@ -8,7 +8,7 @@ export const ENVELOPE_KEYS = new Set(['type', 'operator_id', 'confirmation_token
 
 export const READ_ONLY = new Set(['HEARTBEAT', 'LIST_MODELS', 'GET_MODEL', 'LIST_INCIDENTS', 'VERIFY_AUDIT']);
 export const MUTATING = new Set(['REGISTER_MODEL', 'SET_CANDIDATE_MODEL', 'SET_CANARY_RATIO', 'PROMOTE_CANDIDATE', 'ROLLBACK_MODEL',
-  'EMERGENCY_LOCKDOWN', 'UNRELEASE_LOCKDOWN', 'RESET_FAILURE_STATUS']);
+  'EMERGENCY_LOCKDOWN', 'UNRELEASE_LOCKDOWN', 'RESET_FAILURE_STATUS', 'END_WATCH']);
 
 export interface RegisterSpec {
   version: string;
@@ -84,6 +84,7 @@ export function parseCommand(type: string, req: Record<string, unknown>): Comman
     case 'EMERGENCY_LOCKDOWN': return { type, reason: req.reason === undefined ? null : str(req.reason, 'reason', 500) };
     case 'UNRELEASE_LOCKDOWN': return { type };
     case 'RESET_FAILURE_STATUS': return { type };
+    case 'END_WATCH': return { type };
     default: throw new SidecarError('E_UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 64)}"`);
   }
 }

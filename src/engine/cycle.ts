@@ -15,7 +15,7 @@
 //
 // Model swaps, canary changes and snapshots run on a control queue that is
 // drained between batches, never while a worker reads the memory.
-import { engineConfig, type EngineConfig, type EngineConfigInput } from '../config.js';
+import { engineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
 import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, STATUS_OK } from '../kernel/layout.js';
 import { BatchSlot } from './batch-slot.js';
 import { AgentStreams, VectorPool, attach, err, type Pending } from './pending.js';
@@ -26,7 +26,7 @@ import { StateSchema } from './state-schema.js';
 import { Intents } from './intents.js';
 import { SafetyRules } from './safety.js';
 import { RulesPolicy } from './rules-policy.js';
-import { isCanary } from './canary.js';
+import { Arms, agentUnit, ARM_INCUMBENT, ARM_CANARY, ARM_HOLDBACK } from './arms.js';
 import { closeExperience, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
 import type { Outcome } from './reward.js';
 import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served } from './decision.js';
@@ -35,7 +35,7 @@ import { EngineStats } from './stats.js';
 import { ShadowStats } from './shadow.js';
 import { Monitor } from '../monitor/metrics.js';
 import { rawReward, clipReward } from './reward.js';
-import type { CycleCapture, CycleReply, EngineControl, ErrorReply, FailureEvent } from './types.js';
+import type { CycleCapture, CycleReply, ControlView, ErrorReply, FailureEvent } from './types.js';
 
 export interface EngineOptions {
   config?: EngineConfigInput;
@@ -46,7 +46,14 @@ export interface EngineOptions {
   /** Whether a failure of this type should carry a capture (weights copied); default always. */
   wantsCapture?: (type: FailureEvent['type']) => boolean;
   allowFaultInjection?: boolean;
+  /** Error of the evidence bounds (the gate's alpha): each side of each arm's confidence sequences at alpha/2. */
+  evidenceAlpha?: number;
+  /** Never learn (offline replay: captured weights already carry the batch's updates). */
+  freezeLearning?: boolean;
 }
+
+/** The view before the control plane sets one: nothing granted, nothing locked. */
+export const INITIAL_VIEW: ControlView = { version: 0, lockdown: false, mode: 'NORMAL', canaryRatio: 0, canarySalt: 0, watch: null };
 
 const AGENT_ID = /^[\x21-\x7e]{1,128}$/;
 
@@ -65,7 +72,9 @@ export class Engine {
   /** Grows with every candidate change, so experiences logged under another candidate are not credited to this one. */
   private candEpoch = 0;
   readonly quarantine: QuarantineSink;
-  readonly control: EngineControl = { lockdown: false, mode: 'NORMAL', canaryRatio: 0, learningPaused: false };
+  /** Per-agent arms (canary, incumbent, holdback) and their evidence. */
+  readonly arms: Arms;
+  private ctl: ControlView = INITIAL_VIEW;
   private readonly deps: DecisionDeps;
   private readonly dp: number;
   private readonly slot: BatchSlot;
@@ -82,6 +91,8 @@ export class Engine {
   private nextCycleId = 1;
   private prod: ResidentModel | null = null;
   private cand: ResidentModel | null = null;
+  /** The previous production during a post-promotion watch (never learns; its outputs use the candidate columns). */
+  private hold: ResidentModel | null = null;
   private closed = false;
   /** Per experience row of the batch in flight: 0 an outcome, 1 safety shaping. */
   private readonly expKind: Uint8Array;
@@ -90,6 +101,8 @@ export class Engine {
   private replayKernelFailure: 'WORKER_CRASH' | 'INFERENCE_TIMEOUT' | null = null;
   private readonly values: Float64Array;
   private readonly features: VectorPool;
+  private readonly evidenceAlpha: number;
+  private readonly freezeLearning: boolean;
   private readonly outcome: Outcome = { alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 };
 
   private constructor(opts: EngineOptions) {
@@ -112,7 +125,10 @@ export class Engine {
       threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms,
       stealAfterUs: this.config.pool_steal_us, allowFaultInjection: opts.allowFaultInjection,
     });
-    this.shadow = new ShadowStats(this.config.shadow_window);
+    this.evidenceAlpha = opts.evidenceAlpha ?? 0.05;
+    this.freezeLearning = opts.freezeLearning === true;
+    this.shadow = this.newShadow();
+    this.arms = new Arms(this.config.shadow_window, this.evidenceAlpha, this.config.reward.clip);
     this.monitor = new Monitor(this.config.shadow_window, this.intents.names);
     this.dp = pad4(this.schema.dim);
     this.values = new Float64Array(this.schema.fields.length);
@@ -130,6 +146,25 @@ export class Engine {
   }
 
   get productionVersion(): string | null { return this.prod?.version ?? null; }
+  get holdbackVersion(): string | null { return this.hold?.version ?? null; }
+
+  /** The control view the engine decides by (derived from the control state; see src/control/view.ts). */
+  get view(): ControlView { return this.ctl; }
+
+  /**
+   * Replaces the control view, at once: the next batch answered decides by
+   * it (a lockdown is STOP for every cycle not yet answered). New arms when
+   * the canary or the watch draw changes.
+   */
+  setView(v: ControlView): void {
+    const old = this.ctl;
+    this.ctl = v;
+    if (v.canarySalt !== old.canarySalt || (v.watch?.salt ?? -1) !== (old.watch?.salt ?? -1)) this.arms.reset();
+  }
+
+  private newShadow(): ShadowStats {
+    return new ShadowStats(this.config.shadow_window, this.evidenceAlpha, this.config.reward.clip, this.config.learning.iw_clip);
+  }
   get candidateVersion(): string | null { return this.cand?.version ?? null; }
   get queued(): number { return this.queue.length - this.head; }
 
@@ -137,16 +172,16 @@ export class Engine {
   cycle(req: unknown): Promise<CycleReply | ErrorReply> {
     const t0 = performance.now();
     if (this.inFlight) this.pool.poke();
-    if (this.closed) return Promise.resolve(err('REJECTED', 'E_POOL_CLOSED', 'the engine is closed'));
-    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('ERROR', 'E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
+    if (this.closed) return Promise.resolve(err('E_POOL_CLOSED', 'the engine is closed'));
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) return Promise.resolve(err('E_UNKNOWN_MESSAGE', 'a cycle must be a JSON object'));
     const r = req as Record<string, unknown>;
     const state = r.state;
-    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('ERROR', 'E_BAD_STATE', '`state` must be an object'));
+    if (typeof state !== 'object' || state === null || Array.isArray(state)) return Promise.resolve(err('E_BAD_STATE', '`state` must be an object'));
     const agentId = r.agent_id === undefined ? 'default' : r.agent_id;
-    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('ERROR', 'E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
+    if (typeof agentId !== 'string' || !AGENT_ID.test(agentId)) return Promise.resolve(err('E_BAD_CYCLE', '`agent_id` must be 1-128 printable ASCII characters'));
     if (this.queued >= this.config.max_queue) {
       this.stats.shed++;
-      return Promise.resolve(err('REJECTED', 'E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
+      return Promise.resolve(err('E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
     }
     // Parsed values live in one scratch array: everything that needs them
     // (safety rules, the rules policy) runs now. Feature vectors come from a
@@ -189,15 +224,20 @@ export class Engine {
   }
 
   /** Sets (or clears) the production or candidate model; applied between batches. */
-  setModel(role: 'production' | 'candidate', version: string | null, params: ModelParams | null): Promise<void> {
+  setModel(role: 'production' | 'candidate' | 'holdback', version: string | null, params: ModelParams | null): Promise<void> {
     return this.op(() => {
+      // The candidate and the holdback model share the kernel's second
+      // columns: the lifecycle never has both (no candidate during a watch).
+      if (version !== null && ((role === 'candidate' && this.hold) || (role === 'holdback' && this.cand))) {
+        throw new Error(`cannot load a ${role} model while a ${role === 'candidate' ? 'holdback' : 'candidate'} model is loaded`);
+      }
       const next = version !== null && params !== null ? loadResident(this.pool, version, params, this.schema.dim, this.intents.count) : null;
       if (next) this.slot.ensureScratch(next.shape);
-      const old = role === 'production' ? this.prod : this.cand;
-      if (role === 'production') this.prod = next; else this.cand = next;
+      const old = role === 'production' ? this.prod : role === 'candidate' ? this.cand : this.hold;
+      if (role === 'production') this.prod = next; else if (role === 'candidate') this.cand = next; else this.hold = next;
       if (old) unloadResident(this.pool, old);
       if (role === 'candidate') {
-        this.shadow = new ShadowStats(this.config.shadow_window);
+        this.shadow = this.newShadow();
         this.monitor.resetShadow();
         this.candEpoch++;
       }
@@ -256,8 +296,8 @@ export class Engine {
     const cap = this.config.max_batch;
     const m = this.pool.kernel.views();
     const s = this.slot;
-    const learning = this.cand !== null && !this.control.lockdown && !this.control.learningPaused
-      && this.control.mode !== 'SHADOW_LEARNING_PAUSE' && this.control.mode !== 'TEMPORAL_LOCK';
+    const v = this.ctl;
+    const learning = this.cand !== null && !this.freezeLearning && !v.lockdown && v.mode !== 'SHADOW_LEARNING_PAUSE' && v.mode !== 'TEMPORAL_LOCK';
     let nExp = 0;
     while (this.head < this.queue.length && rows.length < cap) {
       const p = this.queue[this.head];
@@ -298,7 +338,7 @@ export class Engine {
     const ex = this.config.exploration, ln = this.config.learning;
     const task: BatchTask = {
       n: rows.length, feats: s.feats, ctrl: s.ctrl,
-      prod: this.prod?.ptr ?? 0, prodOut: s.prodOut, cand: this.cand?.ptr ?? 0, candOut: s.candOut,
+      prod: this.prod?.ptr ?? 0, prodOut: s.prodOut, cand: (this.cand ?? this.hold)?.ptr ?? 0, candOut: s.candOut,
       exps: s.exps, m: nExp, scratch: s.scratch,
       epsilon: ex.epsilon, temperature: ex.temperature, mode: ex.mode === 'softmax' ? 1 : 0,
       lr: ln.lr, l2: ln.l2, iwClip: ln.iw_clip, gradClip: ln.grad_clip,
@@ -306,7 +346,7 @@ export class Engine {
     const fault = rows.find((r) => r.fault)?.fault;
     if (fault) task.fault = fault;
     this.inFlight = true;
-    const hasProd = this.prod !== null, hasCand = this.cand !== null;
+    const hasProd = this.prod !== null, hasCand = this.cand !== null || this.hold !== null;
     if (this.replayKernelFailure) {
       const failure = this.replayKernelFailure;
       this.replayKernelFailure = null;
@@ -330,7 +370,9 @@ export class Engine {
     }
     this.stats.outcome(this.outcome.alive, this.outcome.violation);
     const reward = c.kind === 'learn' ? c.reward : c.kind === 'quarantine' && c.reason === 'REWARD_INVARIANT' ? null : clipReward(rawReward(this.outcome, this.config.reward), this.config.reward);
-    this.monitor.outcome(this.outcome.alive, this.outcome.violation, reward, p.stream.prev?.byCandidate === true);
+    const prevArm = p.stream.prev?.arm ?? ARM_INCUMBENT;
+    this.monitor.outcome(this.outcome.alive, this.outcome.violation, reward);
+    this.arms.outcome(prevArm, this.outcome.alive, this.outcome.violation, reward);
     if (c.kind === 'learn') {
       const prev = c.prev;
       if (!prev.byCandidate) this.shadow.onPolicy(c.reward);
@@ -366,21 +408,36 @@ export class Engine {
         attach(rows[0], 'CORRUPTION_NAN', 'candidate weights not finite after an interrupted batch');
       }
     }
-    const ratio = this.control.canaryRatio, seed = this.config.exploration.seed;
+    const v = this.ctl;
     const f = m.f, po = s.prodOut >> 2, co = s.candOut >> 2;
+    // The candidate (or holdback model) of this batch: the one loaded when it
+    // was dispatched (model swaps run between batches, so it is still loaded).
+    const isCand = hasCand && this.cand !== null, isHold = hasCand && this.hold !== null;
     for (let i = 0; i < rows.length; i++) {
       const p = rows[i];
+      const arm = this.armOf(p, v, isCand);
       const ctx: RowContext = {
-        control: this.control, verdict: p.verdict, rulesIntent: p.rulesIntent, cycleId: p.cycleId, forcedReason: p.forcedReason,
-        canary: hasCand && isCanary(seed, p.cycleId, ratio), hasProd, hasCand,
+        control: v, verdict: p.verdict, rulesIntent: p.rulesIntent, cycleId: p.cycleId, forcedReason: p.forcedReason,
+        arm, hasProd, hasCand: isCand, hasHold: isHold,
       };
       const served = outcome.ok ? decideRow(this.deps, f, po, co, i, ctx) : fallbackRow(this.deps, ctx, outcome.failure);
-      const shadow = outcome.ok && hasCand ? this.shadowOf(f, co, po, i, served, p, hasProd) : undefined;
-      this.finish(p, served, shadow, outcome.ok && hasCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1,
-        outcome.ok ? 'OK' : outcome.failure);
+      const shadow = outcome.ok && isCand ? this.shadowOf(f, co, po, i, served, p, hasProd) : undefined;
+      this.finish(p, served, shadow, outcome.ok && isCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1,
+        outcome.ok ? 'OK' : outcome.failure, arm);
     }
     this.inFlight = false;
     this.schedule();
+  }
+
+  /** The agent's arm under the current view: the holdback draw during a watch, else the canary draw. */
+  private armOf(p: Pending, v: ControlView, hasCand: boolean): number {
+    const w = v.watch;
+    const salt = w ? w.salt : v.canarySalt;
+    const ratio = w ? w.holdbackRatio : hasCand ? v.canaryRatio : 0;
+    if (ratio <= 0) return ARM_INCUMBENT;
+    const st = p.stream;
+    if (st.unitSalt !== salt) { st.unit = agentUnit(salt, p.agentId); st.unitSalt = salt; }
+    return st.unit < ratio ? (w ? ARM_HOLDBACK : ARM_CANARY) : ARM_INCUMBENT;
   }
 
   private shadowOf(f: Float32Array, co: number, po: number, i: number, served: Served, p: Pending, hasProd: boolean): CycleReply['shadow'] {
@@ -398,7 +455,7 @@ export class Engine {
     return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + O_CONFIDENCE] : 0 };
   }
 
-  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel']): void {
+  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel'], arm: number): void {
     // The stream as this cycle found it, for an incident's snapshot; taken
     // only when the cycle raised a failure.
     const before = p.failures ? { prev: p.prevAtDispatch ? { ...p.prevAtDispatch, features: p.prevAtDispatch.features.slice() } : null, last_ts: p.lastTsBefore } : null;
@@ -408,30 +465,38 @@ export class Engine {
     p.stream.prev = {
       cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
       epsilon: this.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
-      candGreedy, candEpoch: this.candEpoch, byCandidate: sv.model === 'cand',
+      candGreedy, candEpoch: this.candEpoch, byCandidate: sv.model === 'cand', arm,
     };
     const latency = Math.round((performance.now() - p.t0) * 1000);
+    const st = p.stream, bit = 1 << arm;
+    if (st.armEpoch !== this.arms.epoch) { st.armEpoch = this.arms.epoch; st.armMask = 0; }
+    this.arms.served(arm, latency, (st.armMask & bit) === 0);
+    st.armMask |= bit;
     this.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');
     this.monitor.served(sv.intent, latency, sv.model ? sv.confidence : null);
     const reply: CycleReply = {
       status: 'OK', cycle_id: p.cycleId, agent_id: p.agentId, intent: this.intents.names[sv.intent], intent_params: {},
       confidence: sv.confidence, policy_source: sv.source,
-      model_version: sv.model === 'prod' ? this.prod?.version ?? null : sv.model === 'cand' ? this.cand?.version ?? null : null,
-      fallback_reason: sv.reason, failure_mode: this.control.lockdown ? 'LOCKDOWN' : this.control.mode,
+      model_version: sv.model === 'prod' ? this.prod?.version ?? null : sv.model === 'cand' ? this.cand?.version ?? null : sv.model === 'hold' ? this.hold?.version ?? null : null,
+      fallback_reason: sv.reason, failure_mode: this.ctl.lockdown ? 'LOCKDOWN' : this.ctl.mode,
       propensity: sv.propensity, explored: sv.intent !== sv.greedy, latency_us: latency,
     };
     if (shadow) reply.shadow = shadow;
     if (p.failures && p.failures.some((f) => this.wantsCapture(f.type))) {
       const capture: CycleCapture = {
         request: p.raw, reply: { ...reply }, agent_id: p.agentId, cycle_id: p.cycleId, clock_ms: p.clockMs, stream_before: before!,
-        control: { ...this.control }, kernel, production: this.prod ? snapshotResident(this.pool, this.prod) : null,
+        control: this.ctl, kernel, production: this.prod ? snapshotResident(this.pool, this.prod) : null,
         production_version: this.prod?.version ?? null,
         candidate: this.cand ? snapshotResident(this.pool, this.cand) : null, candidate_version: this.cand?.version ?? null,
+        holdback: this.hold ? snapshotResident(this.pool, this.hold) : null, holdback_version: this.hold?.version ?? null,
       };
       for (const f of p.failures) this.onFailure({ ...f, capture });
     } else if (p.failures) {
       for (const f of p.failures) this.onFailure(f);
     }
+    // Containment runs synchronously in onFailure and may have changed the
+    // mode: the reply reports the mode this cycle's own fault caused.
+    if (p.failures) reply.failure_mode = this.ctl.lockdown ? 'LOCKDOWN' : this.ctl.mode;
     p.resolve(reply);
   }
 

@@ -8,7 +8,8 @@ import { epsilonGreedy } from '../kernel/reference.js';
 import type { Intents } from './intents.js';
 import type { RulesPolicy } from './rules-policy.js';
 import type { SafetyRules, SafetyVerdict } from './safety.js';
-import type { EngineControl, PolicySource } from './types.js';
+import type { ControlView, PolicySource } from './types.js';
+import { ARM_CANARY, ARM_HOLDBACK } from './arms.js';
 
 export interface Served {
   source: PolicySource;
@@ -17,23 +18,27 @@ export interface Served {
   propensity: number;
   confidence: number;
   reason: string | null;
-  /** 'prod' | 'cand' when a model decided, else null. */
-  model: 'prod' | 'cand' | null;
+  /** Which model decided ('hold': the previous production, for the holdback arm of a watch), else null. */
+  model: 'prod' | 'cand' | 'hold' | null;
   learnable: boolean;
   sampled: boolean;
 }
 
 export interface RowContext {
-  control: EngineControl;
+  control: ControlView;
   verdict: SafetyVerdict;
   /** The rules policy's proposal for this state (computed on arrival). */
   rulesIntent: number;
   cycleId: number;
   /** Set when the cycle itself must be answered STOP (stale, time going backwards). */
   forcedReason: string | null;
-  canary: boolean;
+  /** The agent's arm (arms.ts): incumbent, canary or holdback. */
+  arm: number;
   hasProd: boolean;
+  /** A candidate is loaded (its outputs are in the candidate columns). */
   hasCand: boolean;
+  /** The previous production is loaded for the holdback arm (its outputs are in the candidate columns). */
+  hasHold: boolean;
 }
 
 export interface DecisionDeps {
@@ -51,7 +56,7 @@ function stop(d: DecisionDeps, source: PolicySource, reason: string): Served {
   return { source, intent: s, greedy: s, propensity: 1, confidence: 1, reason, model: null, learnable: false, sampled: false };
 }
 
-function fromModel(d: DecisionDeps, f: Float32Array, o: number, ctx: RowContext, model: 'prod' | 'cand'): Served {
+function fromModel(d: DecisionDeps, f: Float32Array, o: number, ctx: RowContext, model: 'prod' | 'cand' | 'hold'): Served {
   const proposed = f[o + O_PROPOSED], greedy = f[o + O_GREEDY];
   let source: PolicySource = model === 'cand' ? 'CANARY_ML' : 'ML';
   let reason: string | null = null;
@@ -80,8 +85,9 @@ function fromRules(d: DecisionDeps, ctx: RowContext, reason: string): Served {
 
 /**
  * The served decision of a row whose batch the kernel answered.
- * Order of precedence: lockdown, a forced STOP for this cycle, the canary,
- * SAFE_MODE, a corrupt production output, production, the rules policy.
+ * Order of precedence: lockdown, a forced STOP for this cycle, the canary
+ * arm, SAFE_MODE, the holdback arm, a corrupt production output, production,
+ * the rules policy.
  */
 export function decideRow(d: DecisionDeps, f: Float32Array, prodOut: number, candOut: number, row: number, ctx: RowContext): Served {
   if (ctx.control.lockdown) return stop(d, 'LOCKDOWN', 'LOCKDOWN');
@@ -89,8 +95,14 @@ export function decideRow(d: DecisionDeps, f: Float32Array, prodOut: number, can
   if (ctx.control.mode === 'TEMPORAL_LOCK') return stop(d, 'DISASTER_FALLBACK', 'TEMPORAL_LOCK');
   const po = prodOut + row * OUT_STRIDE, co = candOut + row * OUT_STRIDE;
   const safe = ctx.control.mode === 'SAFE_MODE';
-  if (ctx.canary && !safe && ctx.hasCand && f[co + O_STATUS] === STATUS_OK) return fromModel(d, f, co, ctx, 'cand');
+  if (ctx.arm === ARM_CANARY && !safe && ctx.hasCand && f[co + O_STATUS] === STATUS_OK) return fromModel(d, f, co, ctx, 'cand');
   if (safe) return fromRules(d, ctx, 'SAFE_MODE');
+  if (ctx.arm === ARM_HOLDBACK) {
+    // The watch's control arm: the previous production decides, or the rules
+    // when they were what served before the promotion.
+    if (ctx.hasHold && f[co + O_STATUS] === STATUS_OK) return fromModel(d, f, co, ctx, 'hold');
+    if (ctx.control.watch && ctx.control.watch.previous === null) return fromRules(d, ctx, 'HOLDBACK_RULES');
+  }
   if (ctx.hasProd) {
     if (f[po + O_STATUS] !== STATUS_OK) return stop(d, 'DISASTER_FALLBACK', 'CORRUPTION_NAN');
     if (f[po + O_CONFIDENCE] >= d.minConfidence) return fromModel(d, f, po, ctx, 'prod');

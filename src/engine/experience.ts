@@ -70,6 +70,8 @@ export interface LoggedDecision {
   candEpoch: number;
   /** Served by the candidate (canary): not evidence about the incumbent. */
   byCandidate: boolean;
+  /** The agent's arm when it was served (arms.ts): its outcome counts there. */
+  arm: number;
 }
 
 function popcnt(x: number): number {

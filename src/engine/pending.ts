@@ -4,6 +4,7 @@ import type { BatchTask } from '../pool/messages.js';
 import type { LoggedDecision } from './experience.js';
 import type { SafetyVerdict } from './safety.js';
 import type { CycleReply, ErrorReply, FailureEvent } from './types.js';
+import { errorReply, type ErrorCode } from '../errors.js';
 
 export interface AgentStream {
   prev: LoggedDecision | undefined;
@@ -12,6 +13,12 @@ export interface AgentStream {
   batchEpoch: number;
   /** Cycle id when last moved to the back of the eviction order. */
   touched: number;
+  /** The agent's position in the arm draw (arms.ts), cached for the salt it was drawn under. */
+  unit: number;
+  unitSalt: number;
+  /** Arms this agent was counted in (a bit per arm), under the arms epoch `armEpoch`. */
+  armMask: number;
+  armEpoch: number;
 }
 
 export interface Pending {
@@ -77,7 +84,7 @@ export class AgentStreams {
       }
       return s;
     }
-    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now };
+    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now, unit: 0, unitSalt: NaN, armMask: 0, armEpoch: -1 };
     if (this.map.size >= this.capacity) {
       const oldest = this.map.keys().next().value as string;
       const gone = this.map.get(oldest)!;
@@ -93,6 +100,6 @@ export function attach(p: Pending, type: FailureEvent['type'], detail: string): 
   (p.failures ??= []).push({ type, detail, agent_id: p.agentId, cycle_id: p.cycleId });
 }
 
-export function err(status: 'ERROR' | 'REJECTED', code: string, message: string): ErrorReply {
-  return { status, error: { code, message } };
+export function err(code: ErrorCode, message: string): ErrorReply {
+  return errorReply(code, message);
 }

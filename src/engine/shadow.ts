@@ -9,6 +9,15 @@
 // standard error is the delta-method one, sqrt(Σ w²(r − V)²) / Σ w. The
 // incumbent (whatever served: production, or the rules) is judged on-policy:
 // the mean reward of the experiences it logged, with its standard error.
+//
+// For the gate, the candidate's value also gets an anytime-valid lower bound:
+// a confidence sequence over y = min(w, B) · r01, r01 the reward rescaled to
+// [0, 1] and B the importance-weight clip. Clipping only lowers y (r01 ≥ 0),
+// so E[y] ≤ the candidate's value: the bound stays a valid lower bound, and a
+// candidate that rarely agrees with the logged decisions (large weights) gets
+// a loose one, as it should.
+
+import { MeanCS } from './confseq.js';
 
 export interface ValueEstimate {
   value: number | null;
@@ -46,9 +55,12 @@ export class ShadowStats {
   private readonly candForbidden: BitWindow;
   private readonly incForbidden: BitWindow;
 
-  constructor(window = 1000) {
+  private readonly ipsCS: MeanCS;
+
+  constructor(window = 1000, alpha = 0.05, private readonly rewardClip = 10, private readonly weightClip = 10) {
     this.candForbidden = new BitWindow(window);
     this.incForbidden = new BitWindow(window);
+    this.ipsCS = new MeanCS(alpha / 2, 0, weightClip);
   }
   // SNIPS sums for the candidate.
   private sw = 0; private swr = 0; private sw2 = 0; private sw2r = 0; private sw2r2 = 0; private nw = 0;
@@ -70,6 +82,14 @@ export class ShadowStats {
     const w = piCand / mu;
     this.nw++;
     this.sw += w; this.swr += w * reward; this.sw2 += w * w; this.sw2r += w * w * reward; this.sw2r2 += w * w * reward * reward;
+    const r01 = (Math.max(-this.rewardClip, Math.min(this.rewardClip, reward)) + this.rewardClip) / (2 * this.rewardClip);
+    this.ipsCS.push(Math.min(w, this.weightClip) * r01);
+  }
+
+  /** Anytime-valid lower bound of the candidate's value (reward units), null before any evidence. */
+  get candidateValueLower(): number | null {
+    if (this.ipsCS.n === 0) return null;
+    return Math.min(1, this.ipsCS.lower) * 2 * this.rewardClip - this.rewardClip;
   }
 
   onPolicy(reward: number): void {

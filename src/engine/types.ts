@@ -5,12 +5,16 @@ import type { ModelParams } from '../kernel/model.js';
 
 export type PolicySource = 'ML' | 'CANARY_ML' | 'RULES' | 'SAFETY_OVERRIDE' | 'LOCKDOWN' | 'DISASTER_FALLBACK';
 
-export type FailureMode = 'NORMAL' | 'SAFE_MODE' | 'SHADOW_LEARNING_PAUSE' | 'TEMPORAL_LOCK' | 'READ_ONLY_DISK' | 'LOCKDOWN';
+/** The failure mode of the control state. The lockdown is a separate latch, so it is not a mode here. */
+export type FailureMode = 'NORMAL' | 'SAFE_MODE' | 'SHADOW_LEARNING_PAUSE' | 'TEMPORAL_LOCK' | 'READ_ONLY_DISK';
+
+/** The mode as replies and HEARTBEAT report it: LOCKDOWN while the latch is on, else the failure mode. */
+export type ReportedMode = FailureMode | 'LOCKDOWN';
 
 export type FailureType =
   | 'CORRUPTION_NAN' | 'AUDIT_TAMPER' | 'INFERENCE_TIMEOUT' | 'WORKER_CRASH' | 'STALE_STATE'
   | 'TIME_INTEGRITY_VIOLATION' | 'MALFORMED_INPUT' | 'HOSTILE_PAYLOAD' | 'REWARD_INVARIANT' | 'FLOOD'
-  | 'SURVIVAL_CRASH' | 'CONTRACT_BREACH' | 'DISK_FULL' | 'CANARY_ABORT';
+  | 'SURVIVAL_CRASH' | 'CONTRACT_BREACH' | 'DISK_FULL' | 'CANARY_ABORT' | 'AUTO_ROLLBACK';
 
 export interface ShadowReply {
   version: string;
@@ -29,7 +33,7 @@ export interface CycleReply {
   model_version: string | null;
   fallback_reason: string | null;
   shadow?: ShadowReply;
-  failure_mode: FailureMode;
+  failure_mode: ReportedMode;
   /** Probability the serving policy had of choosing this intent (logged for off-policy learning). */
   propensity: number;
   /** True when exploration served another intent than the policy's greedy choice. */
@@ -56,12 +60,15 @@ export interface CycleCapture {
   cycle_id: number;
   clock_ms: number;
   stream_before: { prev: LoggedDecision | null; last_ts: number };
-  control: EngineControl;
+  control: ControlView;
   kernel: 'OK' | 'WORKER_CRASH' | 'INFERENCE_TIMEOUT';
   production: ModelParams | null;
   production_version: string | null;
   candidate: ModelParams | null;
   candidate_version: string | null;
+  /** The previous production during a post-promotion watch (absent in older snapshots). */
+  holdback?: ModelParams | null;
+  holdback_version?: string | null;
 }
 
 /** Raised by the engine for the failure manager; the engine has already contained the cycle itself. */
@@ -74,11 +81,18 @@ export interface FailureEvent {
   capture?: CycleCapture;
 }
 
-/** What the control plane tells the engine. */
-export interface EngineControl {
-  lockdown: boolean;
-  mode: FailureMode;
-  canaryRatio: number;
-  /** Learning paused by an operator or a failure mode (lockdown freezes it regardless). */
-  learningPaused: boolean;
+/**
+ * What the engine reads of the control state: a view derived from the one
+ * control state (src/control/view.ts), replaced whole on every transition and
+ * never written field by field. `version` is the control state's version.
+ */
+export interface ControlView {
+  readonly version: number;
+  readonly lockdown: boolean;
+  readonly mode: FailureMode;
+  readonly canaryRatio: number;
+  /** Salt of the per-agent canary draw, fixed when the candidate was set. */
+  readonly canarySalt: number;
+  /** The post-promotion watch: a holdback arm of agents stays on the previous production. */
+  readonly watch: { readonly salt: number; readonly holdbackRatio: number; readonly cycles: number; readonly previous: string | null } | null;
 }

@@ -6,7 +6,7 @@ import type { Engine } from '../engine/cycle.js';
 import type { Registry } from '../store/registry.js';
 import type { ControlState } from '../store/control-state.js';
 import type { AuditLog } from '../audit/log.js';
-import { gateFigures, type GateConfig } from '../control/gate.js';
+import type { GateVerdict, WatchVerdict } from '../control/gate.js';
 import { evaluateAlerts, type AlertConfig } from './alerts.js';
 
 let pkgVersion: string | undefined;
@@ -27,12 +27,17 @@ export interface HeartbeatParts {
   state: ControlState;
   audit: AuditLog;
   auditVerified: boolean;
-  gate: GateConfig;
+  /** The promotion gate's verdict on the current evidence (null without a candidate). */
+  gate: GateVerdict | null;
+  /** The post-promotion watch's verdict (null without a watch). */
+  watch: WatchVerdict | null;
   startedAt: number;
   now: number;
   alerts: AlertConfig;
   quarantine: { total: number; byReason: Map<string, number> };
   incidentsWritten: number;
+  /** Incidents recorded in the state whose file is not on disk yet. */
+  incidentsPending: number;
   shed: number;
   /** Extra monitoring fields (start-up problems). */
   monitoring?: Record<string, unknown>;
@@ -58,12 +63,11 @@ export function registryView(reg: Registry, s: ControlState) {
 
 export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
   const e = p.engine, s = p.state, st = e.stats;
-  const g = gateFigures(e.shadow, p.gate);
+  const cv = s.candidate ? e.shadow.candidateValue() : null, pv = s.candidate ? e.shadow.incumbentValue() : null;
   const frozen = s.lockdown.active;
-  // The live mode (the engine's): it equals the persisted one except when the
-  // disk refused to persist it (READ_ONLY_DISK).
-  const mode = e.control.mode === 'LOCKDOWN' ? s.failure.mode : e.control.mode;
-  const paused = mode === 'SHADOW_LEARNING_PAUSE' || mode === 'TEMPORAL_LOCK' || e.control.learningPaused;
+  // One source: the control state (the engine decides by a view of it).
+  const mode = s.failure.mode;
+  const paused = mode === 'SHADOW_LEARNING_PAUSE' || mode === 'TEMPORAL_LOCK';
   const cycles = Math.max(1, st.cycles);
   const w = e.monitor.snapshotCached();
   const a = evaluateAlerts(w, p.alerts);
@@ -79,8 +83,6 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
     latency_us_since_start: st.latencyUs(),
     intent_distribution: w.intent_distribution,
     mean_model_confidence: w.mean_model_confidence,
-    canary_arm: w.arms.canary,
-    incumbent_arm: w.arms.incumbent,
     evolution: { shadow_sample_size: e.shadow.samples, shadow_agreement_rate: w.shadow_agreement_rate, candidate_version: s.candidate?.version ?? null },
   };
   return {
@@ -100,23 +102,26 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
       ml_timeout_rate: e.pool.stats.timeouts / Math.max(1, st.batches),
       shadow_calls: e.shadow.samples + e.shadow.candidateNonFinite,
       shadow_divergence_rate: e.shadow.agreementRate === null ? null : 1 - e.shadow.agreementRate,
-      canary_ratio_active: e.control.canaryRatio,
+      canary_ratio_active: e.view.canaryRatio,
       canary_calls: st.canaryCalls,
-      candidate_value_estimate: g.candidate_value_estimate,
-      production_value_estimate: g.production_value_estimate,
+      canary_arms: e.arms.snapshot(),
+      candidate_value_estimate: cv?.value ?? null,
+      production_value_estimate: pv?.value ?? null,
       learning_updates: st.learningUpdates,
       quarantined: st.quarantined,
       quarantine_by_reason: Object.fromEntries(p.quarantine.byReason),
       quarantine_total_on_disk: p.quarantine.total,
       shadow_learning_updates: st.shapingUpdates,
       avg_inference_us: st.batches > 0 ? st.kernelMicros / st.batchRows : null,
-      promotion_gate: g,
+      promotion_gate: p.gate,
     },
+    watch: s.watch ? { ...s.watch, cycles_done: e.arms.cycles, verdict: p.watch } : null,
     audit_metrics: { length: p.audit.length, head_hash: p.audit.headHash, verified: p.auditVerified },
     failure_status: {
       mode: frozen ? 'LOCKDOWN' : mode,
       incident_count: s.failure.incident_count,
       last_failure: s.failure.last_failure,
+      incident_pending: p.incidentsPending > 0,
       since: s.failure.since,
       cycles_shed_flood: p.shed,
     },

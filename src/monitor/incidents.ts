@@ -9,7 +9,7 @@ import { writeFileAtomic, ensureDir } from '../store/atomic-file.js';
 import { pack } from '../transport/codec.js';
 import type { AuditLog } from '../audit/log.js';
 import type { CycleCapture } from '../engine/types.js';
-import type { EngineConfig } from '../config.js';
+import type { EngineConfig } from '../engine/config.js';
 
 export interface IncidentReport {
   incident_id: string;
@@ -33,8 +33,10 @@ export interface Snapshot {
 
 export async function writeIncident(dir: string, audit: AuditLog, now: number, i: {
   type: string; severity: IncidentReport['severity']; mode: string; details: Record<string, unknown>; capture?: CycleCapture; config: EngineConfig;
+  /** The id the control state already names (last_failure.incident_id). */
+  id?: string;
 }): Promise<IncidentReport> {
-  const id = randomUUID();
+  const id = i.id ?? randomUUID();
   await ensureDir(join(dir, 'snapshots'));
   let snap: IncidentReport['state_snapshot'] = null;
   if (i.capture) {

@@ -1,8 +1,8 @@
 // Sliding-window metrics over the last `window` cycles (default 1000):
 // survival, violations and reward of the outcomes, the intent distribution,
-// confidence of model decisions, shadow agreement, latency percentiles (HDR),
-// and the same outcome rates split by arm (canary vs incumbent) for the
-// canary's automatic abort. Rings of fixed size: no allocation per cycle.
+// confidence of model decisions, shadow agreement, latency percentiles (HDR).
+// Per-arm figures (canary, incumbent, holdback) live in src/engine/arms.ts.
+// Rings of fixed size: no allocation per cycle.
 import type { Histogram } from 'hdr-histogram-js';
 import { latencyHistogram } from '../engine/stats.js';
 
@@ -36,7 +36,6 @@ export interface WindowSnapshot {
   mean_model_confidence: number | null;
   shadow_agreement_rate: number | null;
   shadow_samples: number;
-  arms: { canary: ArmRates; incumbent: ArmRates };
 }
 
 export class Monitor {
@@ -48,12 +47,6 @@ export class Monitor {
   private readonly intents: Uint8Array;
   private readonly intentCounts: Int32Array;
   private cyclesSeen = 0;
-  // Arms: 1 canary, 0 incumbent, per outcome.
-  private readonly armRing: Uint8Array;
-  private readonly armDeath: Uint8Array;
-  private readonly armViol: Uint8Array;
-  private armN = 0;
-  private readonly arms = { canary: { n: 0, deaths: 0, violations: 0 }, incumbent: { n: 0, deaths: 0, violations: 0 } };
   // Latency: the last `window` values in a ring (one store per cycle); the
   // HDR histogram of the window is built from it when a snapshot is taken.
   private readonly lat: Float64Array;
@@ -67,9 +60,6 @@ export class Monitor {
     this.agree = new Ring(window);
     this.intents = new Uint8Array(window);
     this.intentCounts = new Int32Array(intentNames.length);
-    this.armRing = new Uint8Array(window);
-    this.armDeath = new Uint8Array(window);
-    this.armViol = new Uint8Array(window);
     this.lat = new Float64Array(window);
   }
 
@@ -83,21 +73,10 @@ export class Monitor {
     if (modelConfidence !== null) this.confidence.push(modelConfidence);
   }
 
-  outcome(alive: boolean, violation: boolean, reward: number | null, byCanary: boolean): void {
+  outcome(alive: boolean, violation: boolean, reward: number | null): void {
     this.alive.push(alive ? 1 : 0);
     this.violation.push(violation ? 1 : 0);
     if (reward !== null) this.reward.push(reward);
-    const i = this.armN % this.window;
-    if (this.armN >= this.window) {
-      const a = this.armRing[i] ? this.arms.canary : this.arms.incumbent;
-      a.n--; a.deaths -= this.armDeath[i]; a.violations -= this.armViol[i];
-    }
-    this.armRing[i] = byCanary ? 1 : 0;
-    this.armDeath[i] = alive ? 0 : 1;
-    this.armViol[i] = violation ? 1 : 0;
-    const a = byCanary ? this.arms.canary : this.arms.incumbent;
-    a.n++; if (!alive) a.deaths++; if (violation) a.violations++;
-    this.armN++;
   }
 
   shadow(agree: boolean): void {
@@ -130,7 +109,6 @@ export class Monitor {
       intent_distribution: Object.fromEntries(this.intentNames.map((name, i) => [name, n > 0 ? this.intentCounts[i] / n : 0])),
       mean_model_confidence: this.confidence.mean,
       shadow_agreement_rate: this.agree.mean, shadow_samples: this.agree.count,
-      arms: { canary: { ...this.arms.canary }, incumbent: { ...this.arms.incumbent } },
     };
   }
 

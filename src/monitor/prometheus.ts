@@ -3,6 +3,7 @@
 // latency histogram is fed per cycle.
 import client from 'prom-client';
 import type { Sidecar } from '../sidecar.js';
+import type { ArmSnapshot } from '../engine/arms.js';
 
 const MODES = ['NORMAL', 'SAFE_MODE', 'SHADOW_LEARNING_PAUSE', 'TEMPORAL_LOCK', 'READ_ONLY_DISK', 'LOCKDOWN'];
 
@@ -29,14 +30,25 @@ export function prometheus(s: Sidecar): { contentType: string; metrics: () => Pr
   gauge('shadowpath_violation_rate', 'Share of outcomes with a safety violation over the monitoring window.', () => e.monitor.snapshot().violation_rate);
   new client.Gauge({
     name: 'shadowpath_failure_mode', help: '1 for the current failure mode.', labelNames: ['mode'], registers: [registry],
-    collect() { const cur = e.control.lockdown ? 'LOCKDOWN' : e.control.mode; for (const m of MODES) this.set({ mode: m }, m === cur ? 1 : 0); },
+    collect() { const cur = e.view.lockdown ? 'LOCKDOWN' : e.view.mode; for (const m of MODES) this.set({ mode: m }, m === cur ? 1 : 0); },
   });
-  gauge('shadowpath_lockdown', '1 while the emergency lockdown is latched.', () => (e.control.lockdown ? 1 : 0));
-  gauge('shadowpath_canary_ratio', 'Share of cycles served by the candidate.', () => e.control.canaryRatio);
+  gauge('shadowpath_lockdown', '1 while the emergency lockdown is latched.', () => (e.view.lockdown ? 1 : 0));
+  gauge('shadowpath_canary_ratio', 'Share of agents in the canary arm (served by the candidate).', () => e.view.canaryRatio);
   gauge('shadowpath_quarantined_total', 'Experiences quarantined (since start-up files included).', () => s.quarantine.total);
   gauge('shadowpath_audit_length', 'Records in the audit log.', () => s.audit.length);
   gauge('shadowpath_learning_updates_total', 'Learning updates applied to the candidate.', () => e.stats.learningUpdates);
   gauge('shadowpath_shadow_sample_size', 'Shadow cycles of the current candidate.', () => e.shadow.samples);
+  // Per-arm window figures (incumbent, canary, holdback): the canary's and the watch's evidence at a glance.
+  const armGauge = (name: string, help: string, pick: (a: ArmSnapshot) => number | null) => new client.Gauge({
+    name, help, labelNames: ['arm'], registers: [registry],
+    collect() { for (const [arm, a] of Object.entries(e.arms.snapshot())) { const v = pick(a); if (v !== null) this.set({ arm }, v); } },
+  });
+  armGauge('shadowpath_arm_agents', 'Agents seen in each arm since the arms were drawn.', (a) => a.agents);
+  armGauge('shadowpath_arm_cycles', 'Cycles served in each arm since the arms were drawn.', (a) => a.cycles);
+  armGauge('shadowpath_arm_survival_rate', 'Share of outcomes alive in each arm over its window.', (a) => a.survival_rate);
+  armGauge('shadowpath_arm_violation_rate', 'Share of outcomes with a violation in each arm over its window.', (a) => a.violation_rate);
+  armGauge('shadowpath_arm_reward_mean', 'Mean reward in each arm over its window.', (a) => a.reward_mean);
+  armGauge('shadowpath_arm_latency_p99_seconds', 'p99 cycle latency in each arm over its window.', (a) => (a.latency_us ? a.latency_us.p99 / 1e6 : null));
   gauge('shadowpath_incidents_total', 'Incidents recorded (control state).', () => s.control.state.failure.incident_count);
   return { contentType: registry.contentType, metrics: () => registry.metrics() };
 }

@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { SidecarError } from '../errors.js';
-import { Engine } from '../engine/cycle.js';
+import { Engine, INITIAL_VIEW } from '../engine/cycle.js';
 import { unpack } from '../transport/codec.js';
 import type { ModelParams } from '../kernel/model.js';
-import type { CycleReply } from '../engine/types.js';
+import type { CycleReply, ControlView } from '../engine/types.js';
 import { snapshotPath, type IncidentReport, type Snapshot } from './incidents.js';
 
 /** The reply fields a decision is made of (latency and ids aside). */
@@ -65,11 +65,16 @@ export function readSnapshot(reportPath: string): { report: IncidentReport; snap
 export async function replay(reportPath: string): Promise<ReplayResult> {
   const { report, snapshot } = readSnapshot(reportPath);
   const c = snapshot.capture;
-  const e = await Engine.create({ config: { ...snapshot.config, pool_threads: 0 }, clock: () => c.clock_ms });
+  // Learning frozen: the captured candidate weights are those after the
+  // recorded batch's updates, which must not be applied a second time.
+  const e = await Engine.create({ config: { ...snapshot.config, pool_threads: 0 }, clock: () => c.clock_ms, freezeLearning: true });
   try {
     if (c.production) await e.setModel('production', c.production_version!, params(c.production)!);
     if (c.candidate) await e.setModel('candidate', c.candidate_version!, params(c.candidate)!);
-    Object.assign(e.control, c.control, { learningPaused: true });
+    if (c.holdback) await e.setModel('holdback', c.holdback_version!, params(c.holdback)!);
+    // Snapshots written before the view existed carry {lockdown, mode, canaryRatio, learningPaused}.
+    const v = c.control as Partial<ControlView> & { mode?: string };
+    e.setView({ ...INITIAL_VIEW, ...v, mode: ((v.mode as string) === 'LOCKDOWN' ? 'NORMAL' : v.mode ?? 'NORMAL') as ControlView['mode'] });
     const prev = c.stream_before.prev ? { ...c.stream_before.prev, features: Float32Array.from(c.stream_before.prev.features as ArrayLike<number>) } : null;
     e.restoreForReplay(c.agent_id, prev, c.stream_before.last_ts ?? -Infinity, c.cycle_id, c.kernel);
     const r = await e.cycle(c.request);

@@ -10,6 +10,10 @@
 //   is ready; it hits lightly when close;
 // - a ledge: the floor ahead is missing, with a drop; stepping or jumping into
 //   it hurts or kills (the default safety rules forbid both);
+// - a stalker (target_height 10; only with `stalkerShare` > 0): it closes in
+//   silently and strikes, lethally, a few ticks later unless the agent keeps
+//   evading. Standing still costs nothing now and everything later: the
+//   delayed harm a one-step estimate cannot see;
 // and, in any encounter, a crowd: while the agent is colliding, MOVE pushes
 // into others, which is a safety violation (no default rule forbids it).
 // The rules policy approaches anything within 60 m and does not evade a
@@ -30,7 +34,7 @@ export interface ArenaResult {
   outcomes: { damage_dealt: number; damage_received: number; is_alive: boolean; action_wasted: boolean };
 }
 
-type Kind = 'strong' | 'weak' | 'ledge';
+type Kind = 'strong' | 'weak' | 'ledge' | 'stalker';
 
 interface Agent {
   id: string;
@@ -53,6 +57,8 @@ export interface ArenaOptions {
   agents: number;
   /** Share of episodes with a strong enemy. */
   strongShare?: number;
+  /** Share of episodes with a stalker (delayed, lethal harm unless evaded); default 0. */
+  stalkerShare?: number;
   /** Share of episodes with a crowd (collisions). */
   crowdShare?: number;
   /** Agent ids are prefix + index (default "arena-<seed>-"): two arenas on one sidecar do not share streams. */
@@ -88,11 +94,12 @@ export class Arena {
   private spawn(id: string, episode: number): Agent {
     const r = this.rand();
     const strong = this.o.strongShare ?? 0.7;
-    const kind: Kind = r < strong ? 'strong' : r < strong + 0.15 ? 'ledge' : 'weak';
+    const stalker = this.o.stalkerShare ?? 0;
+    const kind: Kind = r >= 1 - stalker ? 'stalker' : r < strong ? 'strong' : r < strong + 0.15 ? 'ledge' : 'weak';
     this.totals.episodes++;
     return {
       id, kind, episode, ticks: 0, health: 0.5 + 0.5 * this.rand(), energy: 0.5 + 0.5 * this.rand(),
-      dist: kind === 'strong' ? 4 + 4 * this.rand() : kind === 'weak' ? 3 + 10 * this.rand() : 5 + 20 * this.rand(),
+      dist: kind === 'strong' ? 4 + 4 * this.rand() : kind === 'weak' ? 3 + 10 * this.rand() : kind === 'stalker' ? 7 + 4 * this.rand() : 5 + 20 * this.rand(),
       yaw: this.rand() * 120 - 60, enemyHealth: 1, cooldown: this.rand() < 0.5 ? 0 : 0.5,
       crowd: this.rand() < (this.o.crowdShare ?? 0.2), colliding: false, fall: kind === 'ledge' ? 1 + 8 * this.rand() : 0,
     };
@@ -104,7 +111,7 @@ export class Arena {
     const ledge = a.kind === 'ledge' && a.dist < 6;
     return {
       health: round(a.health), energy: round(a.energy), target_distance: round(a.dist), target_yaw: round(a.yaw), target_pitch: 0,
-      target_height: a.kind === 'strong' ? 6 + 3 * (a.episode % 2) : a.kind === 'weak' ? 1.5 : 0,
+      target_height: a.kind === 'strong' ? 6 + 3 * (a.episode % 2) : a.kind === 'weak' ? 1.5 : a.kind === 'stalker' ? 10 : 0,
       is_colliding: a.colliding, is_on_ground: true, is_floor_ahead: !ledge, fall_distance_ahead: ledge ? round(a.fall) : 0,
       attack_cooldown: round(a.cooldown), selected_slot: a.episode % 9, timestamp: this.clock,
     };
@@ -145,13 +152,17 @@ export class Arena {
     if (a.kind === 'strong' && a.dist < 6) received += intent === 'EVADE' ? (a.dist < 4.5 ? 0.25 : 0.03) : 0.45;
     if (a.kind === 'strong') a.dist = Math.max(0.5, a.dist - 1.5);
     if (a.kind === 'weak' && a.dist < 3 && a.enemyHealth > 0) received += intent === 'EVADE' ? 0.01 : 0.08;
+    if (a.kind === 'stalker') {
+      a.dist = Math.max(0.5, a.dist - 2.5);
+      if (a.dist < 1.5) received += 1;
+    }
     a.cooldown = Math.max(0, round(a.cooldown - 0.34));
     a.health = Math.max(0, a.health - received);
     a.ticks++;
     const alive = a.health > 0;
     if (!alive) this.totals.deaths++;
     if (violation) this.totals.violations++;
-    const won = a.enemyHealth <= 0 || (a.kind === 'strong' && a.dist > 10) || (a.kind === 'ledge' && a.dist > 30);
+    const won = a.enemyHealth <= 0 || (a.kind === 'strong' && a.dist > 10) || (a.kind === 'ledge' && a.dist > 30) || (a.kind === 'stalker' && a.dist > 14);
     const ended = !alive || won || a.ticks >= MAX_TICKS;
     const result: ArenaResult = {
       status: wasted || blocked ? 'FAILURE' : 'SUCCESS', failure_reason: blocked ? 'BLOCKED' : wasted ? 'NOT_READY' : 'NONE',

@@ -10,7 +10,7 @@ import { Engine } from '../engine/cycle.js';
 import type { ModelParams } from '../kernel/model.js';
 import type { CycleReply } from '../engine/types.js';
 import { Arena } from './arena.js';
-import type { EngineConfigInput } from '../config.js';
+import type { EngineConfigInput } from '../engine/config.js';
 
 export interface Rates { survival: number; violations: number; steps: number }
 

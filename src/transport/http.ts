@@ -9,14 +9,16 @@ import https from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 import { HttpGuard } from './guard.js';
 import { connInfo, type ConnInfo } from './conn-info.js';
 
 export interface HttpRoutes {
-  cycle: (req: unknown) => Promise<unknown>;
-  command: (req: unknown, bearer?: string, conn?: ConnInfo) => Promise<unknown>;
-  heartbeat: () => Promise<unknown>;
+  // `conn` identifies the connection (one object per socket): requests of one
+  // connection take effect in order; it also carries the peer address.
+  cycle: (req: unknown, conn: ConnInfo) => Promise<unknown>;
+  command: (req: unknown, bearer: string | undefined, conn: ConnInfo) => Promise<unknown>;
+  heartbeat: (conn: ConnInfo) => Promise<unknown>;
   health?: () => Promise<{ ok: boolean; report: unknown }>;
   metrics?: () => Promise<{ contentType: string; body: string }>;
   ready: () => boolean;
@@ -46,6 +48,8 @@ export class HttpServer {
   readonly server: http.Server | https.Server;
   readonly guard: HttpGuard;
   requests = 0;
+  /** One ConnInfo per socket, so that it identifies the connection (keep-alive: many requests). */
+  private readonly conns = new WeakMap<object, ConnInfo>();
 
   constructor(private readonly opts: HttpOptions, private readonly routes: HttpRoutes) {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.handle(req, res); };
@@ -79,8 +83,14 @@ export class HttpServer {
     }
   }
 
+  private conn(socket: http.IncomingMessage['socket']): ConnInfo {
+    let c = this.conns.get(socket);
+    if (!c) { c = connInfo(socket, 'http', this.opts.tls !== undefined); this.conns.set(socket, c); }
+    return c;
+  }
+
   private fail(res: http.ServerResponse, accept: string | undefined, code: ErrorCode, message: string): void {
-    const body = { status: ERROR_CODES[code].status, error: { code, message } };
+    const body = errorReply(code, message);
     this.send(res, accept, statusCode(body), body);
   }
 
@@ -98,7 +108,7 @@ export class HttpServer {
       if (req.method === 'GET') {
         if (url === '/healthz') return this.send(res, accept, 200, { status: 'OK' });
         if (url === '/readyz') { const ok = this.routes.ready(); return this.send(res, accept, ok ? 200 : 503, { status: ok ? 'OK' : 'NOT_READY' }); }
-        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat() as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
+        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat(this.conn(req.socket)) as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
         if (url === '/v1/health' && this.routes.health) { const h = await this.routes.health(); return this.send(res, accept, h.ok ? 200 : 503, h.report); }
         if (url === '/metrics' && this.routes.metrics) {
           const m = await this.routes.metrics();
@@ -121,13 +131,13 @@ export class HttpServer {
         const v = d.value as Record<string, unknown> | null;
         if (url === '/v1/cycle') {
           if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-          const r = await this.routes.cycle(v) as Record<string, unknown>;
+          const r = await this.routes.cycle(v, this.conn(req.socket)) as Record<string, unknown>;
           return this.send(res, accept, statusCode(r), r);
         }
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
         const auth = req.headers.authorization;
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-        const r = await this.routes.command(v, bearer, connInfo(req.socket, 'http', this.opts.tls !== undefined)) as Record<string, unknown>;
+        const r = await this.routes.command(v, bearer, this.conn(req.socket)) as Record<string, unknown>;
         return this.send(res, accept, statusCode(r), r);
       }
       this.fail(res, accept, 'E_NOT_FOUND', `${req.method} ${url} is not served`);

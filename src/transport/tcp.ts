@@ -13,9 +13,14 @@ import net from 'node:net';
 import tls, { type SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
-import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 import { connInfo, type ConnInfo } from './conn-info.js';
 
+/**
+ * Handles one request; `conn` identifies its connection (one object per
+ * connection: requests of one connection take effect in order) and says
+ * where it comes from (the peer address, for the authentication throttle).
+ */
 export type Handler = (req: unknown, conn: ConnInfo) => Promise<unknown>;
 
 export interface TcpOptions extends Limits {
@@ -84,7 +89,7 @@ export class TcpServer {
     if (this.conns.size >= this.opts.maxConnections || this.draining) {
       this.stats.refusedConnections++;
       const code: ErrorCode = this.draining ? 'E_SHUTTING_DOWN' : 'E_TOO_MANY_CONNECTIONS';
-      socket.end(JSON.stringify({ status: ERROR_CODES[code].status, error: { code, message: ERROR_CODES[code].what } }) + '\n');
+      socket.end(JSON.stringify(errorReply(code, ERROR_CODES[code].what)) + '\n');
       return;
     }
     this.stats.connections++;
@@ -139,12 +144,12 @@ export class TcpServer {
       this.stats.badFrames++;
       c.closing = true;
       c.socket.pause();
-      this.fill(c, slot, { status: ERROR_CODES[r.code].status, error: { code: r.code, message: r.message } });
+      this.fill(c, slot, errorReply(r.code, r.message));
       return;
     }
     this.stats.requests++;
     this.handler(r.value, c.info).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
-      this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
+      this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
 
   private fill(c: Conn, slot: { done: boolean; out: Buffer | null }, reply: unknown): void {

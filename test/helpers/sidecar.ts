@@ -28,7 +28,10 @@ export async function drive(s: Sidecar, n: number, agents = 8): Promise<CycleRep
     }));
     for (const r of rs) {
       const c = r as CycleReply;
-      if (c.status === 'OK') { last.set(c.agent_id, c.intent); out.push(c); }
+      // Every cycle must be answered OK: callers assert over what this returns.
+      if (c.status !== 'OK') throw new Error(`drive: a cycle was not answered OK: ${JSON.stringify(c)}`);
+      last.set(c.agent_id, c.intent);
+      out.push(c);
     }
   }
   return out;

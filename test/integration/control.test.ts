@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { openSidecar, confirmed, drive } from '../helpers/sidecar.js';
+import { askUntilPass } from '../helpers/gate.js';
 import { verifyLogFile } from '../../src/audit/log.js';
 import { hashSecret } from '../../src/control/operators.js';
 import type { Sidecar } from '../../src/sidecar.js';
-import type { CycleReply } from '../../src/engine/types.js';
 import { writeFileSync } from 'node:fs';
 
 let cleanups: Array<() => Promise<void> | void> = [];
@@ -30,22 +30,38 @@ describe('runbook: the shadow path', () => {
 
     // Too early: the gate names the shortfall.
     const early = await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP });
-    expect(early).toMatchObject({ status: 'REJECTED', error: { code: 'E_GATE' }, details: { gate: { shadow_sample_size: 0 } } });
+    expect(early).toMatchObject({ status: 'REJECTED', error: { code: 'E_GATE' }, details: { gate: { pass: false, criteria: expect.arrayContaining([{ name: 'shadow_cycles', evidence: 'off_policy', estimate: 0, bound: null, margin: 1000, samples: 0, verdict: 'insufficient' }]) } } });
+    expect((early as any).details.gate.missing).toMatch(/1000 more shadow cycles/);
 
     const replies = await drive(s, 1200);
+    expect(replies.length).toBe(1200);
     expect(replies.every((r) => r.shadow?.version === 'M-MyModel-V1')).toBe(true);
     const hb = (await s.handle({ type: 'HEARTBEAT' })) as Record<string, any>;
     expect(hb.monitoring.metrics.evolution).toMatchObject({ candidate_version: 'M-MyModel-V1' });
     expect(hb.monitoring.metrics.evolution.shadow_sample_size).toBeGreaterThanOrEqual(1000);
     expect(hb.online_ml_metrics.learning_updates).toBeGreaterThan(1000);
 
-    expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.05 })).toMatchObject({ status: 'OK' });
-    const canary = await drive(s, 400);
-    expect(canary.some((r) => r.policy_source === 'CANARY_ML' || (r.policy_source === 'SAFETY_OVERRIDE' && r.model_version === 'M-MyModel-V1'))).toBe(true);
+    // Shadow alone does not suffice here: the refusal says to run a canary, and about how much.
+    const noCanary = (await s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP })) as Record<string, any>;
+    expect(noCanary).toMatchObject({ status: 'REJECTED', error: { code: 'E_GATE' } });
+    expect(noCanary.details.gate.missing).toMatch(/no canary is running: set one \(SET_CANARY_RATIO/);
 
-    const step1 = (await s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP })) as Record<string, any>;
-    if (step1.status === 'REJECTED') throw new Error(`gate: ${JSON.stringify(step1.details)}`);
-    expect(step1).toMatchObject({ status: 'REQUIRED_CONFIRMATION', type: 'PROMOTE_CANDIDATE', operator_id: OP, summary: expect.stringContaining('M-MyModel-V1') });
+    expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.1 })).toMatchObject({ status: 'OK' });
+    const canary = await drive(s, 2000, 100);
+    expect(canary.length).toBe(2000);
+    const canaryAgents = new Set(canary.filter((r) => r.model_version === 'M-MyModel-V1').map((r) => r.agent_id));
+    expect(canaryAgents.size).toBeGreaterThan(2);
+    // Sticky: every cycle of a canary agent is the candidate's.
+    for (const r of canary) if (canaryAgents.has(r.agent_id)) expect(r.model_version).toBe('M-MyModel-V1');
+
+    const { reply: step1 } = await askUntilPass(() => s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP }) as Promise<Record<string, any>>, (n) => drive(s, n, 100), 2000, 80_000);
+    expect(step1, JSON.stringify(step1.details)).toMatchObject({ status: 'REQUIRED_CONFIRMATION', type: 'PROMOTE_CANDIDATE', operator_id: OP, summary: expect.stringContaining('M-MyModel-V1') });
+    expect(step1.details.gate).toMatchObject({ pass: true, evidence: 'on_policy' });
+    for (const c of step1.details.gate.criteria.filter((x: any) => x.evidence === 'on_policy')) {
+      expect(c.verdict).toBe('pass');
+      expect(c.bound).toBeGreaterThan(-c.margin);
+      expect(c.samples).toBeGreaterThan(0);
+    }
     expect(Date.parse(step1.expires_at)).toBeGreaterThan(Date.now());
     const step2 = await s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP, confirmation_token: step1.confirmation_token });
     expect(step2).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V1', revision: 1 });
@@ -53,9 +69,10 @@ describe('runbook: the shadow path', () => {
     expect(after).toMatchObject({ active_model: 'M-MyModel-V1', active_revision: 1, candidate_model: null, canary_ratio: 0 });
     const entry = after.model_registry.find((m: any) => m.version === 'M-MyModel-V1');
     expect(entry).toMatchObject({ status: 'PRODUCTION', revision: 1, weights_sha256: (step2 as any).weights_sha256 });
-    // Production now decides, from the frozen weights.
-    const served = (await s.handle({ agent_id: 'x', state: { target_distance: 5 } })) as CycleReply;
-    expect(served.model_version === 'M-MyModel-V1' || served.policy_source === 'RULES').toBe(true);
+    // Production now decides, from the frozen weights (agents outside the watch's holdback arm).
+    const served = (await drive(s, 400, 100)).filter((r) => r.model_version === 'M-MyModel-V1');
+    expect(served.length).toBeGreaterThan(200);
+    expect(served.every((r) => ['ML', 'SAFETY_OVERRIDE'].includes(r.policy_source))).toBe(true);
     // The token is spent.
     expect(await s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP, confirmation_token: step1.confirmation_token })).toMatchObject({ status: 'REJECTED', error: { code: 'E_TOKEN_USED' } });
     expect((await verifyLogFile(join(dir, 'audit', 'audit.log'))).ok).toBe(true);
@@ -77,6 +94,10 @@ describe('runbook: the shadow path', () => {
       await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: v } });
       await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: v });
       expect(await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true })).toMatchObject({ status: 'OK' });
+      // The post-promotion watch holds a new candidate back until it ends.
+      expect(await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'V1' })).toMatchObject({ status: 'REJECTED', error: { code: v === 'V1' ? 'E_ALREADY_PRODUCTION' : 'E_WATCH_ACTIVE' } });
+      expect(await s.handle({ type: 'END_WATCH', operator_id: OP })).toMatchObject({ status: 'OK' });
+      expect(await s.handle({ type: 'END_WATCH', operator_id: OP })).toMatchObject({ status: 'REJECTED', error: { code: 'E_NO_WATCH' } });
     }
     const hb = async () => ((await s.handle({ type: 'HEARTBEAT' })) as any).active_model;
     expect(await hb()).toBe('V3');
@@ -121,7 +142,7 @@ describe('runbook: emergency lockdown', () => {
     await s.handle({ type: 'EMERGENCY_LOCKDOWN', operator_id: OP });
     const t = (await s.handle({ type: 'UNRELEASE_LOCKDOWN', operator_id: OP })) as any;
     await s.handle({ type: 'EMERGENCY_LOCKDOWN', operator_id: OP }); // idempotent: no change
-    await s.control.internal({ type: 'FAILURE_MODE', mode: 'SAFE_MODE', failure: { type: 'SURVIVAL_CRASH', detail: 'test' } });
+    expect(s.control.system({ type: 'FAILURE', mode: 'SAFE_MODE', failure: { type: 'SURVIVAL_CRASH', detail: 'test', incident_id: null }, lockdown: false, cancel_canary: false })).not.toBeNull();
     expect(await s.handle({ type: 'UNRELEASE_LOCKDOWN', operator_id: OP, confirmation_token: t.confirmation_token })).toMatchObject({ status: 'REJECTED', error: { code: 'E_TOKEN_STATE' } });
   });
 });

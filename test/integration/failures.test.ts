@@ -29,6 +29,7 @@ async function fresh(extra: Partial<SidecarOptions> = {}): Promise<{ s: Sidecar;
 /** Waits for the failure manager's durable work (mode, audit, incident files). */
 async function settle(s: Sidecar): Promise<void> {
   s.failures.tick();
+  await s.control.settled();
   await s.failures.drain();
   await s.audit.drain();
 }
@@ -57,6 +58,7 @@ async function withModels(s: Sidecar) {
   await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'P', architecture: 'mlp', hidden: 8 } });
   await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'P' });
   await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true });
+  expect(await s.handle({ type: 'END_WATCH', operator_id: OP })).toMatchObject({ status: 'OK' });
   await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'C', architecture: 'mlp', hidden: 8 } });
   await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'C' });
 }
@@ -175,16 +177,16 @@ describe('failure modes', () => {
     await withModels(s);
     expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.1 })).toMatchObject({ status: 'OK' });
     const last = new Map<string, CycleReply>();
-    for (let i = 0; i < 1500; i++) {
-      const id = `a${i % 16}`, prev = last.get(id);
+    for (let i = 0; i < 6000; i++) {
+      const id = `a${i % 64}`, prev = last.get(id);
       const r = (await s.handle(prev ? { agent_id: id, state: STATE, intent_taken: prev.intent, result: { outcomes: { is_alive: prev.model_version !== 'C' } } } : { agent_id: id, state: STATE })) as CycleReply;
       last.set(id, r);
       if (i % 100 === 99) s.failures.tick();
-      if (s.engine.control.canaryRatio === 0) break;
+      if (s.engine.view.canaryRatio === 0) break;
     }
     await s.handle({ agent_id: 'trigger', state: STATE });
     await settle(s);
-    expect(s.engine.control.canaryRatio).toBe(0);
+    expect(s.engine.view.canaryRatio).toBe(0);
     expect((await hb(s)).canary_ratio).toBe(0);
     await checkIncident(s, dir, 'CANARY_ABORT');
   });
@@ -208,7 +210,7 @@ describe('failure modes', () => {
     const r = await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.01 });
     expect(r, JSON.stringify(r)).toMatchObject({ status: 'REJECTED', error: { code: expect.stringMatching(/E_DISK|E_READ_ONLY/) } });
     await settle(s);
-    expect(s.engine.control.mode).toBe('READ_ONLY_DISK');
+    expect(s.engine.view.mode).toBe('READ_ONLY_DISK');
     expect(await s.handle({ agent_id: 'a', state: STATE })).toMatchObject({ status: 'OK', failure_mode: 'READ_ONLY_DISK' });
     expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.02 })).toMatchObject({
       status: 'REJECTED', error: { code: 'E_READ_ONLY' }, audit_seq: null, audit_error: { code: 'E_DISK' } });

@@ -8,6 +8,7 @@ import { TcpClient, HttpClient } from '../../src/transport/client.js';
 import { Arena } from '../../src/sim/arena.js';
 import { drive } from '../../src/sim/experiment.js';
 import type { RunningServer } from '../../src/server.js';
+import { askUntilPass } from '../helpers/gate.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
@@ -47,7 +48,8 @@ describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
     cleanups.push(() => w.close());
     expect(await w.cmd({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'M-MyModel-V1', architecture: 'mlp', hidden: 16 } })).toMatchObject({ status: 'OK' });
     expect(await w.cmd({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'M-MyModel-V1' })).toMatchObject({ status: 'OK' });
-    const arena = new Arena({ seed: 5, agents: 32 });
+    // Canary arms are drawn per agent: a few hundred agents make a 5% arm of a dozen.
+    const arena = new Arena({ seed: 5, agents: 256 });
     const rules = await drive((r) => w.cycle(r), arena, 6000);
     const hb = await w.cmd({ type: 'HEARTBEAT' });
     expect(hb.monitoring.metrics.evolution.shadow_sample_size).toBeGreaterThanOrEqual(1000);
@@ -55,13 +57,18 @@ describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
     expect(await w.cmd({ type: 'SET_CANARY_RATIO', ratio: 0.05, operator_id: OP })).toMatchObject({ status: 'OK' });
     await drive((r) => w.cycle(r), arena, 2000);
     expect(s.sidecar.engine.stats.canaryCalls).toBeGreaterThan(30);
-    const promoted = await twoStep(w, { type: 'PROMOTE_CANDIDATE', operator_id: OP });
+    // Asked again and again while the canary gathers evidence, as an operator would.
+    const { reply: first, cycles } = await askUntilPass(() => w.cmd({ type: 'PROMOTE_CANDIDATE', operator_id: OP }), (n) => drive((r) => w.cycle(r), arena, n), 4000, 120_000);
+    expect(first.status, `${cycles} more cycles: ${JSON.stringify(first.details?.gate?.reason)}`).toBe('REQUIRED_CONFIRMATION');
+    expect(first.details.gate).toMatchObject({ pass: true, evidence: 'on_policy' });
+    const promoted = await w.cmd({ type: 'PROMOTE_CANDIDATE', operator_id: OP, confirmation_token: first.confirmation_token });
     expect(promoted, JSON.stringify(promoted)).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V1' });
     const after = await drive((r) => w.cycle(r), arena, 3000);
     expect(after.survival).toBeGreaterThan(rules.survival);
     expect(after.violations).toBeLessThan(rules.violations);
 
     // A second version, forced in, then the two-step rollback back to the first.
+    expect(await w.cmd({ type: 'END_WATCH', operator_id: OP })).toMatchObject({ status: 'OK' });
     expect(await w.cmd({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'M-MyModel-V2' } })).toMatchObject({ status: 'OK' });
     expect(await w.cmd({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'M-MyModel-V2' })).toMatchObject({ status: 'OK' });
     expect(await twoStep(w, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true })).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V2' });
@@ -103,15 +110,16 @@ describe('the runbook, word for word', () => {
     expect(await c.request({ type: 'REGISTER_MODEL', metadata: { version: 'M-MyModel-V1' } })).toMatchObject({ status: 'OK' });
     // 2. Shadow evaluation, then 1000 cycles of traffic
     expect(await c.request({ type: 'SET_CANDIDATE_MODEL', version: 'M-MyModel-V1' })).toMatchObject({ status: 'OK' });
-    await drive((r) => c.request(r), new Arena({ seed: 2, agents: 32 }), 3000);
+    const arena = new Arena({ seed: 2, agents: 256 });
+    await drive((r) => c.request(r), arena, 3000);
     const hb = await c.request({ type: 'HEARTBEAT' }) as Record<string, any>;
     expect(hb.monitoring).toBeDefined();
     expect(hb.online_ml_metrics).toBeDefined();
     // 3. Canary test
     expect(await c.request({ type: 'SET_CANARY_RATIO', ratio: 0.05 })).toMatchObject({ status: 'OK' });
-    await drive((r) => c.request(r), new Arena({ seed: 3, agents: 32 }), 1000);
-    // 4. Promotion, two steps
-    const p1 = await c.request({ type: 'PROMOTE_CANDIDATE', operator_id: 'Op-01' });
+    // 4. Promotion, two steps: asked after every 4000 cycles until the canary's evidence suffices.
+    const { reply: p1 } = await askUntilPass(() => c.request({ type: 'PROMOTE_CANDIDATE', operator_id: 'Op-01' }) as Promise<Record<string, any>>,
+      (n) => drive((r) => c.request(r), arena, n), 4000, 120_000);
     expect(p1, JSON.stringify(p1)).toMatchObject({ status: 'REQUIRED_CONFIRMATION' });
     expect(await c.request({ type: 'PROMOTE_CANDIDATE', operator_id: 'Op-01', confirmation_token: p1.confirmation_token })).toMatchObject({ status: 'OK' });
     // 2A. Panic button; 2B. release (two steps)

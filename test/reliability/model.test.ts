@@ -143,7 +143,7 @@ class TokenMisuse implements fc.AsyncCommand<Model, Real> {
       case 'other-params': rep = (await r.s.handle({ ...cmd, note: 'x', confirmation_token: tok })) as Reply; expect(code(rep)).toBe('E_TOKEN_PARAMS'); break;
       case 'state-changed': {
         await r.s.handle({ type: 'EMERGENCY_LOCKDOWN', operator_id: OP }); // idempotent: no change
-        await r.s.control.internal({ type: 'FAILURE_MODE', mode: 'NORMAL', failure: null }); // a state change (version bump)
+        expect(r.s.control.system({ type: 'FAILURE', mode: null, failure: { type: 'STALE_STATE', detail: 'test', incident_id: null }, lockdown: false, cancel_canary: false })).not.toBeNull(); // a state change (version bump)
         rep = (await r.s.handle({ ...cmd, confirmation_token: tok })) as Reply;
         expect(code(rep)).toBe('E_TOKEN_STATE');
         break;

@@ -38,7 +38,7 @@ describe('Engine cycle', () => {
     const e = await engine({ config: { ...noExplore, min_confidence: 0.5 } });
     await e.setModel('production', 'M-P', modelFor(e)); // zeros: confidence 1/7
     expect(ok(await e.cycle({ state: STATE }))).toMatchObject({ policy_source: 'RULES', fallback_reason: 'LOW_CONFIDENCE' });
-    e.control.mode = 'SAFE_MODE';
+    e.setView({ ...e.view, version: 1, mode: 'SAFE_MODE' });
     expect(ok(await e.cycle({ state: STATE }))).toMatchObject({ policy_source: 'RULES', fallback_reason: 'SAFE_MODE', failure_mode: 'SAFE_MODE' });
     await e.close();
   });
@@ -83,7 +83,7 @@ describe('Engine cycle', () => {
     const e = await engine();
     await e.setModel('production', 'M-P', favouring(e, 'MOVE'));
     await e.setModel('candidate', 'M-C', modelFor(e, 'linear', 'random'));
-    e.control.lockdown = true;
+    e.setView({ ...e.view, version: 1, lockdown: true });
     const w0 = (await e.snapshotCandidate())!.body.slice();
     let last = ok(await e.cycle({ agent_id: 'a', state: STATE }));
     for (let i = 0; i < 30; i++) {
@@ -99,12 +99,26 @@ describe('Engine cycle', () => {
     const e = await engine({ config: noExplore });
     await e.setModel('production', 'M-P', favouring(e, 'HOLD'));
     await e.setModel('candidate', 'M-C', favouring(e, 'EVADE'));
-    e.control.canaryRatio = 0.25;
+    e.setView({ ...e.view, version: 1, canaryRatio: 0.25, canarySalt: 77 });
     const rs = await Promise.all(Array.from({ length: 2000 }, (_, i) => e.cycle({ agent_id: `a${i}`, state: STATE })));
     const canary = rs.filter((r) => (r as CycleReply).policy_source === 'CANARY_ML') as CycleReply[];
     expect(canary.length / 2000).toBeGreaterThan(0.2);
     expect(canary.length / 2000).toBeLessThan(0.3);
     for (const r of canary) expect(r).toMatchObject({ intent: 'EVADE', model_version: 'M-C' });
+    // Sticky per agent: every later cycle of an agent is served by the same arm.
+    const inCanary = new Set(canary.map((r) => r.agent_id));
+    const again = (await Promise.all(Array.from({ length: 2000 }, (_, i) => e.cycle({ agent_id: `a${i}`, state: STATE })))).map(ok);
+    expect(again.length).toBe(2000);
+    for (const r of again) expect(r.policy_source === 'CANARY_ML').toBe(inCanary.has(r.agent_id));
+    // Raising the ratio keeps every agent already in the canary.
+    e.setView({ ...e.view, version: 2, canaryRatio: 0.5 });
+    const more = (await Promise.all(Array.from({ length: 2000 }, (_, i) => e.cycle({ agent_id: `a${i}`, state: STATE })))).map(ok);
+    for (const r of more) if (inCanary.has(r.agent_id)) expect(r.policy_source).toBe('CANARY_ML');
+    expect(more.filter((r) => r.policy_source === 'CANARY_ML').length).toBeGreaterThan(inCanary.size + 300);
+    // Outcomes count to the arm of the agent that lived them.
+    const arms = e.arms.snapshot();
+    expect(arms.canary.agents).toBeGreaterThan(0);
+    expect(arms.canary.cycles).toBeGreaterThan(0);
     await e.close();
   });
 
@@ -154,7 +168,7 @@ describe('Engine cycle', () => {
       const e = await Engine.create({ config: { pool_threads: threads, exploration: { epsilon: 0.2 } } });
       await e.setModel('production', 'M-P', modelFor(e, 'mlp', 'random', 3));
       await e.setModel('candidate', 'M-C', modelFor(e, 'mlp', 'random', 4));
-      e.control.canaryRatio = 0.1;
+      e.setView({ ...e.view, version: 1, canaryRatio: 0.1, canarySalt: 5 });
       const out: string[] = [];
       const last = new Map<string, string>();
       for (let round = 0; round < 30; round++) {

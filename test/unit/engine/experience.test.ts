@@ -2,14 +2,14 @@ import { describe, it, expect } from 'vitest';
 import { Intents } from '../../../src/engine/intents.js';
 import { DEFAULT_REWARD, rawReward, readOutcome, type Outcome } from '../../../src/engine/reward.js';
 import { closeExperience, propensityOf, type LoggedDecision } from '../../../src/engine/experience.js';
-import { isCanary } from '../../../src/engine/canary.js';
+import { agentUnit } from '../../../src/engine/arms.js';
 
 const intents = new Intents();
 const out = (): Outcome => ({ alive: true, violation: false, blocked: false, wasted: false, dealt: 0, received: 0 });
 const prev = (over: Partial<LoggedDecision> = {}): LoggedDecision => ({
   cycleId: 1, features: new Float32Array(12), served: intents.index('MOVE'), greedy: intents.index('MOVE'),
   mask: intents.allMask, epsilon: 0.1, propensity: 0.9 + 0.1 / 7, sampled: false, learnable: true,
-  candGreedy: -1, candEpoch: 0, byCandidate: false, ...over,
+  candGreedy: -1, candEpoch: 0, byCandidate: false, arm: 0, ...over,
 });
 
 describe('reward', () => {
@@ -67,17 +67,25 @@ describe('closeExperience', () => {
   });
 });
 
-describe('canary routing', () => {
-  it('is deterministic in (seed, cycle id) and routes the configured share', () => {
-    let n = 0;
-    for (let id = 1; id <= 100_000; id++) {
-      const a = isCanary(42, id, 0.05);
-      expect(a).toBe(isCanary(42, id, 0.05));
-      if (a) n++;
+describe('canary arms (per agent)', () => {
+  it('draw each agent once per salt: deterministic, the configured share, nested as the ratio grows', () => {
+    let at5 = 0, at10 = 0, kept = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const id = `bot-${i}`;
+      const u = agentUnit(42, id);
+      expect(u).toBe(agentUnit(42, id));
+      if (u < 0.05) at5++;
+      if (u < 0.1) at10++;
+      if (u < 0.05 && u < 0.1) kept++;
     }
-    expect(n / 100_000).toBeGreaterThan(0.045);
-    expect(n / 100_000).toBeLessThan(0.055);
-    expect(isCanary(42, 5, 0)).toBe(false);
-    expect(isCanary(42, 5, 1)).toBe(true);
+    expect(at5 / 100_000).toBeGreaterThan(0.045);
+    expect(at5 / 100_000).toBeLessThan(0.055);
+    expect(at10 / 100_000).toBeGreaterThan(0.095);
+    expect(at10 / 100_000).toBeLessThan(0.105);
+    expect(kept).toBe(at5); // raising 5% → 10% keeps the first 5% in
+    // Another salt (another candidate) draws other agents.
+    let same = 0;
+    for (let i = 0; i < 10_000; i++) if ((agentUnit(42, `bot-${i}`) < 0.1) === (agentUnit(43, `bot-${i}`) < 0.1) && agentUnit(42, `bot-${i}`) < 0.1) same++;
+    expect(same).toBeLessThan(200);
   });
 });

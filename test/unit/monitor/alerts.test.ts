@@ -10,8 +10,8 @@ const names = ['A', 'B', 'STOP'];
 describe('Monitor windows', () => {
   it('keeps rates over the last `window` outcomes only', () => {
     const m = new Monitor(100, names);
-    for (let i = 0; i < 100; i++) m.outcome(false, true, -5, false);
-    for (let i = 0; i < 100; i++) m.outcome(true, false, 1, false);
+    for (let i = 0; i < 100; i++) m.outcome(false, true, -5);
+    for (let i = 0; i < 100; i++) m.outcome(true, false, 1);
     const w = m.snapshot();
     expect(w).toMatchObject({ survival_rate: 1, violation_rate: 0, reward_mean: 1, outcomes: 100 });
   });
@@ -31,7 +31,7 @@ describe('alerts', () => {
   const base = () => { const m = new Monitor(1000, names); return m; };
   it('raise SURVIVAL_CRASH and CONTRACT_BREACH as CRITICAL with a mitigation', () => {
     const m = base();
-    for (let i = 0; i < 200; i++) { m.served(i % 3, 100, 0.9); m.outcome(i % 3 === 0, i % 5 === 0, 0, false); }
+    for (let i = 0; i < 200; i++) { m.served(i % 3, 100, 0.9); m.outcome(i % 3 === 0, i % 5 === 0, 0); }
     const a = evaluateAlerts(m.snapshot(), DEFAULT_ALERTS);
     expect(a.status).toBe('CRITICAL');
     expect(a.alerts.map((x) => x.type).sort()).toEqual(['CONTRACT_BREACH', 'SURVIVAL_CRASH']);
@@ -40,9 +40,9 @@ describe('alerts', () => {
 
   it('warn on confidence collapse, one dominant intent, shadow divergence; stay quiet below min_samples', () => {
     const m = base();
-    for (let i = 0; i < 50; i++) { m.served(0, 100, 0.1); m.outcome(false, false, 0, false); }
+    for (let i = 0; i < 50; i++) { m.served(0, 100, 0.1); m.outcome(false, false, 0); }
     expect(evaluateAlerts(m.snapshot(), DEFAULT_ALERTS).alerts).toEqual([]);
-    for (let i = 0; i < 200; i++) { m.served(0, 100, 0.1); m.outcome(true, false, 0, false); m.shadow(false); }
+    for (let i = 0; i < 200; i++) { m.served(0, 100, 0.1); m.outcome(true, false, 0); m.shadow(false); }
     const types = evaluateAlerts(m.snapshot(), DEFAULT_ALERTS).alerts.map((x) => x.type);
     expect(types).toEqual(expect.arrayContaining(['CONFIDENCE_COLLAPSE', 'INTENT_DOMINANCE', 'SHADOW_DIVERGENCE']));
   });

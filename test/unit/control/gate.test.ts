@@ -1,0 +1,150 @@
+// The promotion gate and the watch as pure functions of their figures: each
+// refusal, each kind of evidence, what is missing, and the false-pass rate
+// under repeated asking (a simulation over the gate function).
+import { describe, it, expect } from 'vitest';
+import { evaluateGate, evaluateWatch, DEFAULT_GATE, type GateFigures, type ArmBounds } from '../../../src/control/gate.js';
+import { MeanCS } from '../../../src/engine/confseq.js';
+import { simulateGate } from '../../../src/sim/gate-sim.js';
+
+/** An arm whose bounds come from real sequences fed `n` outcomes at the given rates (deterministic pattern). */
+function arm(n: number, death: number, violation: number, reward: number): ArmBounds {
+  const d = new MeanCS(0.025), v = new MeanCS(0.025), r = new MeanCS(0.025, -10, 10);
+  let accD = 0, accV = 0;
+  for (let i = 0; i < n; i++) {
+    accD += death; accV += violation;
+    const dead = accD >= 1, viol = accV >= 1;
+    if (dead) accD -= 1;
+    if (viol) accV -= 1;
+    d.push(dead ? 1 : 0); v.push(viol ? 1 : 0); r.push(reward + (i % 2 ? 0.3 : -0.3));
+  }
+  return { outcomes: n, agents: Math.ceil(n / 50), death: d.bound(), violation: v.bound(), reward: r.bound() };
+}
+
+const base = (over: Partial<GateFigures> = {}): GateFigures => ({
+  shadow_sample_size: 5000, candidate_non_finite: 0, candidate_violation_rate: 0.001, production_violation_rate: 0.01, canary_ratio: 0.1,
+  canary: arm(3000, 0.02, 0, 0.5), incumbent: arm(27000, 0.1, 0.05, 0), off_policy: { samples: 4000, ess: 200, estimate: 0.1, lower: -3 }, ...over,
+});
+const crit = (v: ReturnType<typeof evaluateGate>, name: string) => v.criteria.find((c) => c.name === name)!;
+
+describe('promotion gate (pure)', () => {
+  it('passes on on-policy evidence when every criterion is bounded within its margin, and says so', () => {
+    const v = evaluateGate(base(), DEFAULT_GATE);
+    expect(v).toMatchObject({ pass: true, evidence: 'on_policy', missing: null, alpha: 0.05 });
+    for (const name of ['survival', 'violation_rate', 'reward']) {
+      const c = crit(v, name);
+      expect(c).toMatchObject({ evidence: 'on_policy', verdict: 'pass', samples: 3000 });
+      expect(c.bound!).toBeGreaterThan(-c.margin);
+      expect(c.estimate!).toBeGreaterThan(0);
+    }
+    expect(v.criteria.map((c) => c.name)).toEqual(['shadow_cycles', 'non_finite_outputs', 'proposed_violation_rate', 'survival', 'violation_rate', 'reward', 'reward_off_policy']);
+  });
+
+  it('refuses a non-finite output, whatever the rest says', () => {
+    const v = evaluateGate(base({ candidate_non_finite: 2 }), DEFAULT_GATE);
+    expect(v).toMatchObject({ pass: false, evidence: null });
+    expect(crit(v, 'non_finite_outputs').verdict).toBe('fail');
+    expect(v.reason).toMatch(/non-finite/);
+  });
+
+  it('refuses a proposed-violation rate above production\'s', () => {
+    const v = evaluateGate(base({ candidate_violation_rate: 0.02, production_violation_rate: 0.01 }), DEFAULT_GATE);
+    expect(v.pass).toBe(false);
+    expect(crit(v, 'proposed_violation_rate').verdict).toBe('fail');
+    expect(evaluateGate(base({ candidate_violation_rate: 0.02, production_violation_rate: 0.01 }), { ...DEFAULT_GATE, violation_tolerance: 0.02 }).pass).toBe(true);
+  });
+
+  it('refuses a canary arm credibly worse by more than the margin: deaths, violations or reward', () => {
+    const dies = evaluateGate(base({ canary: arm(3000, 0.4, 0, 0.5) }), DEFAULT_GATE);
+    expect(dies).toMatchObject({ pass: false, missing: null });
+    expect(crit(dies, 'survival')).toMatchObject({ verdict: 'fail' });
+    expect(crit(dies, 'survival').bound!).toBeLessThan(-DEFAULT_GATE.margin_survival);
+    const violates = evaluateGate(base({ canary: arm(3000, 0.02, 0.3, 0.5) }), DEFAULT_GATE);
+    expect(crit(violates, 'violation_rate').verdict).toBe('fail');
+    expect(violates.pass).toBe(false);
+    const poorer = evaluateGate(base({ canary: arm(3000, 0.02, 0, -3) }), DEFAULT_GATE);
+    expect(crit(poorer, 'reward').verdict).toBe('fail');
+    expect(poorer.pass).toBe(false);
+  });
+
+  it('a credibly worse canary refuses even when the off-policy screen would pass', () => {
+    const v = evaluateGate(base({ canary: arm(3000, 0.4, 0, 0.5), off_policy: { samples: 50_000, ess: 20_000, estimate: 1, lower: 0.9 } }), DEFAULT_GATE);
+    expect(v.pass).toBe(false);
+    expect(crit(v, 'reward_off_policy').verdict).toBe('pass');
+  });
+
+  it('without a canary: refuses, and says to run one and about how much', () => {
+    const v = evaluateGate(base({ canary_ratio: 0, canary: arm(0, 0, 0, 0) }), DEFAULT_GATE);
+    expect(v).toMatchObject({ pass: false, evidence: null });
+    expect(crit(v, 'survival')).toMatchObject({ verdict: 'insufficient', estimate: null, samples: 0 });
+    expect(v.missing).toMatch(/no canary is running: set one \(SET_CANARY_RATIO/);
+    expect(v.missing).toMatch(/effective sample size 200 < 1000 \(about \d+ more shadow cycles/);
+  });
+
+  it('a short canary: refuses as insufficient with an estimate of the canary outcomes still needed', () => {
+    const v = evaluateGate(base({ canary: arm(60, 0.02, 0, 0.5) }), DEFAULT_GATE);
+    expect(v.pass).toBe(false);
+    const m = /about (\d+) more canary outcomes \(about (\d+) cycles at the current ratio 0.1\)/.exec(v.missing ?? '');
+    expect(m, v.missing ?? '').not.toBeNull();
+    expect(Number(m![2])).toBe(Math.ceil(Number(m![1]) / 0.1));
+    // Following the advice gets there: with that many more outcomes it passes.
+    const more = Number(m![1]);
+    expect(evaluateGate(base({ canary: arm(60 + more * 2, 0.02, 0, 0.5) }), DEFAULT_GATE).pass).toBe(true);
+  });
+
+  it('before the minimum shadow cycles: refuses and names the shortfall', () => {
+    const v = evaluateGate(base({ shadow_sample_size: 400 }), DEFAULT_GATE);
+    expect(v).toMatchObject({ pass: false, missing: '600 more shadow cycles (cycles must be flowing: the candidate is judged on live traffic)' });
+    expect(crit(v, 'shadow_cycles')).toMatchObject({ verdict: 'insufficient', estimate: 400, margin: 1000 });
+  });
+
+  it('off-policy evidence alone passes only above the effective-sample-size floor, with a clearing lower bound, and can be switched off', () => {
+    const figs = base({ canary_ratio: 0, canary: arm(0, 0, 0, 0), off_policy: { samples: 50_000, ess: 5000, estimate: 0.2, lower: 0.19 } });
+    const v = evaluateGate(figs, DEFAULT_GATE);
+    expect(v).toMatchObject({ pass: true, evidence: 'off_policy' });
+    expect(v.reason).toMatch(/cannot see delayed harm/);
+    expect(evaluateGate({ ...figs, off_policy: { ...figs.off_policy, ess: 999 } }, DEFAULT_GATE).pass).toBe(false);
+    expect(evaluateGate({ ...figs, off_policy: { ...figs.off_policy, lower: -2 } }, DEFAULT_GATE).pass).toBe(false);
+    expect(evaluateGate(figs, { ...DEFAULT_GATE, off_policy_may_pass: false }).pass).toBe(false);
+  });
+});
+
+describe('post-promotion watch (pure)', () => {
+  it('rolls back when the new production is credibly worse than the holdback arm, not when it is as good', () => {
+    const worse = evaluateWatch(arm(3000, 0.37, 0, -1), arm(400, 0.03, 0, 0.3), DEFAULT_GATE);
+    expect(worse.rollback).toBe(true);
+    expect(worse.reason).toMatch(/credibly worse than the holdback arm/);
+    expect(worse.criteria.find((c) => c.name === 'survival')!.verdict).toBe('fail');
+    const same = evaluateWatch(arm(3000, 0.05, 0.01, 0.2), arm(400, 0.05, 0.01, 0.2), DEFAULT_GATE);
+    expect(same.rollback).toBe(false);
+    expect(evaluateWatch(arm(0, 0, 0, 0), arm(0, 0, 0, 0), DEFAULT_GATE).rollback).toBe(false);
+  });
+});
+
+describe('false passes under repeated asking (simulation over the gate function, PROMOTE_CANDIDATE every 100 cycles)', () => {
+  const prod = { death: 0.1, violation: 0.02 };
+  const common = { seeds: 150, horizon: 20_000, askEvery: 100, canaryRatio: 0.1, incumbent: prod };
+
+  it('a regression of the margin\'s size on survival passes in at most alpha of the runs; a naive 95% interval passes far more often', () => {
+    const r = simulateGate({ ...common, candidate: { death: 0.1 + DEFAULT_GATE.margin_survival, violation: 0.02 } });
+    expect(r.pass_rate).toBeLessThanOrEqual(0.05);
+    expect(r.naive_pass_rate).toBeGreaterThan(0.1); // the simulation can see the peeking problem
+  });
+
+  it('a regression of the margin\'s size on violations passes in at most alpha of the runs', () => {
+    const r = simulateGate({ ...common, candidate: { death: 0.1, violation: 0.02 + DEFAULT_GATE.margin_violation } });
+    expect(r.pass_rate).toBeLessThanOrEqual(0.05);
+    expect(r.naive_pass_rate).toBeGreaterThan(0.1);
+  });
+
+  it('with zero margins, a candidate exactly as good as production passes in at most alpha of the runs', () => {
+    const r = simulateGate({ ...common, candidate: prod, gate: { margin_survival: 0, margin_violation: 0, margin_reward: 0 } });
+    expect(r.pass_rate).toBeLessThanOrEqual(0.05);
+    expect(r.naive_pass_rate).toBeGreaterThan(0.05);
+  });
+
+  it('a truly better candidate passes in every run', () => {
+    const r = simulateGate({ ...common, seeds: 40, candidate: { death: 0.05, violation: 0 } });
+    expect(r.pass_rate).toBe(1);
+    expect(r.cycles_to_pass.median).toBeLessThan(10_000);
+  });
+});
