@@ -59,6 +59,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
     return s;
   };
   try {
+    // Audited before anything listens.
+    if (!exposure.loopback_only) await sidecar.audit.append('EXPOSURE', 'system', { ...exposure });
     if (o.tcpPort !== null) {
       tcp = new TcpServer({ ...limits, host, port: o.tcpPort ?? 5001, maxConnections: o.maxConnections ?? 1024, maxInFlight: o.maxInFlightPerConnection ?? 1024, tls },
         (req, conn) => session(conn).handle(req));
@@ -85,7 +87,6 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       ...(h ? { allowed_hosts: [...h.guard.names], http_refused: { ...h.guard.refused } } : {}),
       auth: { failures: sidecar.operators.throttle.failures, throttled: sidecar.operators.throttle.throttled },
     });
-    if (!exposure.loopback_only) await sidecar.audit.append('EXPOSURE', 'system', { ...exposure });
   } catch (e) {
     await tcp?.close();
     await http?.close();
