@@ -60,6 +60,10 @@ export const ERROR_CODES = {
   E_SHUTTING_DOWN: { status: 'REJECTED', http: 503, what: 'the server is shutting down and takes no new requests' },
   E_FLOOD: { status: 'REJECTED', http: 429, what: 'the cycle rate is over the configured limit (max_cycles_per_s): the cycle was shed' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
+  E_UNSUPPORTED_MEDIA_TYPE: { status: 'ERROR', http: 415, what: 'an HTTP request body that is not application/json or application/msgpack (a browser sends text/plain and forms cross-site without asking): nothing ran' },
+  E_ORIGIN: { status: 'REJECTED', http: 403, what: 'an HTTP request from a web page of another origin (Origin or Sec-Fetch-Site header): nothing ran' },
+  E_HOST: { status: 'REJECTED', http: 421, what: 'an HTTP Host header that is not a loopback name, the listen address or an --allowed-host (DNS rebinding): nothing ran' },
+  E_AUTH_THROTTLED: { status: 'REJECTED', http: 429, what: 'too many failed authentications for this operator from this peer, or from this peer address: wait and retry; the credential was not checked' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,6 +23,7 @@ import { gateVerdict, watchVerdict } from './control/evidence.js';
 import { listIncidents } from './monitor/incidents.js';
 import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
+import type { ConnInfo } from './transport/conn-info.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -52,6 +53,10 @@ export class Sidecar {
   private gateConfig = controlConfig().gate;
   private alertConfig = DEFAULT_ALERTS;
   private closed = false;
+  /** The server's exposure and refusal counts (server.ts), shown in HEARTBEAT as `security`. */
+  security?: () => Record<string, unknown>;
+  /** Operators and their failed-authentication throttle (counts in `security`). */
+  operators!: Operators;
 
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
@@ -79,7 +84,7 @@ export class Sidecar {
     const econf = engineConfig(o.config?.engine);
     const cconf = controlConfig(o.config?.control);
     const fconf = failureConfig(o.config?.failures);
-    const operators = Operators.fromFile(o.operatorsFile);
+    const operators = Operators.fromFile(o.operatorsFile, clock);
     const registry = await Registry.open(paths.models);
     let state = await loadState(paths.state);
     const opened = await AuditLog.open(paths.audit, clock);
@@ -92,6 +97,7 @@ export class Sidecar {
     });
     fm = new Containment({ engine, control: () => sidecar!.control, audit: opened.log, failuresDir: paths.failures, config: fconf, gate: cconf.gate, clock });
     opened.log.onWriteError = (e) => fm!.diskError(e);
+    operators.onFailure = (f) => { void opened.log.append('AUTH_FAILURE', null, { ...f }).catch(() => {}); };
     const control = new ControlPlane({
       engine, registry, audit: opened.log, statePath: paths.state, state, operators, config: cconf, clock,
       onDiskError: (e) => fm!.diskError(e),
@@ -114,6 +120,7 @@ export class Sidecar {
     sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000);
     const s = sidecar;
     s.gateConfig = cconf.gate;
+    s.operators = operators;
     s.alertConfig = fconf.alerts;
     for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
 
@@ -203,10 +210,10 @@ export class Sidecar {
   }
 
   /** One request: a command (string `type`), a cycle (object `state`), or a batch of cycles. */
-  async handle(msg: unknown, bearer?: string): Promise<Reply> {
+  async handle(msg: unknown, bearer?: string, conn?: ConnInfo): Promise<Reply> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
     const m = msg as Record<string, unknown>;
-    if (typeof m.type === 'string') return this.control.handle(m, bearer);
+    if (typeof m.type === 'string') return this.control.handle(m, bearer, conn);
     if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
     if (m.type === undefined && m.state !== undefined) {
       if (!this.flood.take(1)) return this.floodReply();
@@ -231,7 +238,7 @@ export class Sidecar {
 
   heartbeat(): Record<string, unknown> {
     const state = this.control.state;
-    return heartbeat({
+    const hb = heartbeat({
       engine: this.engine, registry: this.registry, state, audit: this.audit, auditVerified: this.auditVerified,
       gate: state.candidate ? gateVerdict(this.engine, state.canary_ratio, this.gateConfig) : null,
       watch: state.watch ? watchVerdict(this.engine, this.gateConfig) : null,
@@ -240,6 +247,7 @@ export class Sidecar {
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
       extraAlerts: this.checkpointError ? [{ type: 'CHECKPOINT_WRITE', level: 'CRITICAL', message: this.checkpointError, value: 1, threshold: 0 }] : [],
     });
+    return this.security ? { ...hb, security: this.security() } : hb;
   }
 
   private getModel(version: unknown): Record<string, unknown> {

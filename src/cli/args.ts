@@ -1,8 +1,11 @@
 import { SidecarError } from '../errors.js';
 
-/** Parses `--name value` and `--flag` options against a spec; unknown options are an error. */
-export function parseArgs(argv: string[], spec: Record<string, 'string' | 'number' | 'boolean'>): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
+/**
+ * Parses `--name value` and `--flag` options against a spec; unknown options
+ * are an error. A `strings` option may be repeated and collects its values.
+ */
+export function parseArgs(argv: string[], spec: Record<string, 'string' | 'number' | 'boolean' | 'strings'>): Record<string, string | number | boolean | string[]> {
+  const out: Record<string, string | number | boolean | string[]> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('--')) throw new SidecarError('E_CONFIG', `unexpected argument "${a}"`);
@@ -16,7 +19,8 @@ export function parseArgs(argv: string[], spec: Record<string, 'string' | 'numbe
       const n = Number(v);
       if (!Number.isFinite(n)) throw new SidecarError('E_CONFIG', `--${name} must be a number, got "${v}"`);
       out[name] = n;
-    } else out[name] = v;
+    } else if (kind === 'strings') out[name] = [...((out[name] as string[] | undefined) ?? []), v];
+    else out[name] = v;
   }
   return out;
 }

@@ -43,7 +43,7 @@ export async function cmdCommand(argv: string[]): Promise<number> {
   if (!type || type.startsWith('--')) throw new SidecarError('E_CONFIG', 'cmd needs a command TYPE (see shadowpath cmd --help)');
   const flags: string[] = [], pairs: string[] = [];
   for (let i = 1; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) { flags.push(argv[i]); if (!['--yes'].includes(argv[i])) flags.push(argv[++i]); }
+    if (argv[i].startsWith('--')) { flags.push(argv[i]); if (!['--yes', '--tls'].includes(argv[i])) flags.push(argv[++i]); }
     else pairs.push(argv[i]);
   }
   const o = parseArgs(flags, { ...CLIENT_OPTIONS, operator: 'string', auth: 'string', yes: 'boolean', json: 'string' });

@@ -15,7 +15,9 @@ export const DEMO_HELP = `usage: shadowpath demo [options]
   --seconds N         stop after this long (default 0: until Ctrl-C)
   --agents N          arena agents (default 256)
   --no-promote        do not walk the shadow path automatically
-  --data-dir, --host, --tcp-port, --http-port, --config, --operators: as for serve`;
+  --data-dir, --host, --tcp-port, --http-port, --config, --operators, --tls-cert, --tls-key,
+  --allowed-host, --insecure: as for serve (with TLS the agents trust the server's own
+  certificate: a self-signed one)`;
 
 const OP = 'demo';
 const VERSION = 'M-Demo-V1';
@@ -34,7 +36,8 @@ export async function demo(argv: string[]): Promise<number> {
     else rest.push(argv[i]);
   }
   const o = parseArgs(own, { rate: 'number', seconds: 'number', agents: 'number', 'no-promote': 'boolean' });
-  const server = await startFromArgs(serveArgs(rest));
+  const args = serveArgs(rest);
+  const server = await startFromArgs(args);
   const s = server.sidecar;
   const ac = new AbortController();
   let stopping = false;
@@ -55,6 +58,7 @@ export async function demo(argv: string[]): Promise<number> {
   const rate = (o.rate as number) ?? 2000;
   const summary = await runLoad({
     host: server.host, tcpPort: server.tcpPort!, httpPort: server.httpPort ?? 0, transport: 'tcp', connections: 2, rate,
+    tls: args.tls ? { ca: args.tls.cert } : undefined,
     duration: seconds > 0 ? seconds : 365 * 86400, agents: (o.agents as number) ?? 256, seed: Date.now() % 100_000, signal: ac.signal,
     onSecond: (p) => {
       const st = s.control.state;

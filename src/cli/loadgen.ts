@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { runLoad, type Transport } from '../sim/loadgen.js';
 import { SidecarError } from '../errors.js';
 import { parseArgs } from './args.js';
-import { CLIENT_OPTIONS, CLIENT_HELP } from './client-args.js';
+import { CLIENT_OPTIONS, CLIENT_HELP, clientTls } from './client-args.js';
 
 export const LOADGEN_HELP = `usage: shadowpath loadgen [options]
 
@@ -36,7 +36,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
     host: (o.host as string) ?? '127.0.0.1', tcpPort: (o['tcp-port'] as number) ?? 5001, httpPort: (o['http-port'] as number) ?? 8080,
     transport, rate: (o.rate as number) ?? 1000, duration, connections: (o.connections as number) ?? 4,
     agents: (o.agents as number) ?? 256, seed: (o.seed as number) ?? 1, file: o.file as string | undefined,
-    pace: o.pace === 'timer' ? 'timer' : 'spin',
+    pace: o.pace === 'timer' ? 'timer' : 'spin', tls: clientTls(o),
     onSecond: o.json ? undefined : (p) => process.stderr.write(`\r${p.t.toFixed(0)}s sent ${p.sent} ok ${p.ok} errors ${p.errors} p99 ${p.p99_us} µs   `),
   });
   if (o.out) writeFileSync(o.out as string, JSON.stringify(s, null, 2) + '\n');

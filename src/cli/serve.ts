@@ -14,7 +14,16 @@ export const SERVE_HELP = `usage: shadowpath serve [options]
   --tcp-port N        TCP port, JSON lines and binary frames (default 5001; 0 picks one)
   --http-port N       HTTP port (default 8080; 0 picks one)
   --config FILE       JSON configuration {"engine": {...}, "control": {...}} (docs/CONFIG.md)
-  --operators FILE    operators file (JSON [{id, role, secret_sha256}]); without one any operator_id is taken`;
+  --operators FILE    operators file (JSON [{id, role, secret_sha256}]); without one any operator_id is taken
+  --tls-cert FILE     TLS certificate (PEM, with its chain): TCP and HTTP both speak TLS
+  --tls-key FILE      its private key (PEM)
+  --allowed-host NAME an HTTP Host name to serve besides localhost, 127.0.0.1, [::1] and the
+                      listen address (repeatable); other names are refused (E_HOST, 421)
+  --insecure          listen beyond loopback without an operators file or without TLS
+                      (refused otherwise); logged, audited and shown in HEARTBEAT
+
+Beyond loopback (--host other than 127.0.0.1, ::1, localhost) the server needs
+--operators and --tls-cert/--tls-key, or --insecure. See docs/SECURITY.md.`;
 
 export interface ServeArgs {
   dataDir: string;
@@ -23,10 +32,23 @@ export interface ServeArgs {
   httpPort: number;
   config?: SidecarConfigInput;
   operatorsFile?: string;
+  tls?: { cert: Buffer; key: Buffer };
+  allowedHosts: string[];
+  insecure: boolean;
+}
+
+function readPem(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new SidecarError('E_CONFIG', `cannot read --${flag} ${path}: ${(e as Error).message}`);
+  }
 }
 
 export function serveArgs(argv: string[]): ServeArgs {
-  const o = parseArgs(argv, { 'data-dir': 'string', host: 'string', 'tcp-port': 'number', 'http-port': 'number', config: 'string', operators: 'string' });
+  const o = parseArgs(argv, { 'data-dir': 'string', host: 'string', 'tcp-port': 'number', 'http-port': 'number', config: 'string', operators: 'string',
+    'tls-cert': 'string', 'tls-key': 'string', 'allowed-host': 'strings', insecure: 'boolean' });
+  if ((o['tls-cert'] === undefined) !== (o['tls-key'] === undefined)) throw new SidecarError('E_CONFIG', '--tls-cert and --tls-key go together');
   let config: SidecarConfigInput | undefined;
   if (o.config) {
     try {
@@ -39,6 +61,8 @@ export function serveArgs(argv: string[]): ServeArgs {
     dataDir: (o['data-dir'] as string) ?? 'data', host: (o.host as string) ?? '127.0.0.1',
     tcpPort: (o['tcp-port'] as number) ?? 5001, httpPort: (o['http-port'] as number) ?? 8080,
     config, operatorsFile: o.operators as string | undefined,
+    tls: o['tls-cert'] !== undefined ? { cert: readPem('tls-cert', o['tls-cert'] as string), key: readPem('tls-key', o['tls-key'] as string) } : undefined,
+    allowedHosts: (o['allowed-host'] as string[] | undefined) ?? [], insecure: o.insecure === true,
   };
 }
 
@@ -47,7 +71,10 @@ export async function startFromArgs(a: ServeArgs): Promise<RunningServer> {
   // On a small machine, fewer libuv threads doing fsyncs contend less with
   // the cycle path (see README, "Benchmark"); a user's own setting wins.
   process.env.UV_THREADPOOL_SIZE ??= '2';
-  return startServer({ dataDir: a.dataDir, host: a.host, tcpPort: a.tcpPort, httpPort: a.httpPort, config: a.config, operatorsFile: a.operatorsFile });
+  const s = await startServer({ dataDir: a.dataDir, host: a.host, tcpPort: a.tcpPort, httpPort: a.httpPort, config: a.config, operatorsFile: a.operatorsFile,
+    tls: a.tls, allowedHosts: a.allowedHosts, insecure: a.insecure });
+  for (const w of s.exposure.warnings) console.error(`shadowpath: WARNING (--insecure): ${w}`);
+  return s;
 }
 
 export function onSignals(close: () => Promise<void>): void {
@@ -66,7 +93,7 @@ export async function serve(argv: string[]): Promise<number> {
   const a = serveArgs(argv);
   const s = await startFromArgs(a);
   console.log(JSON.stringify({ event: 'listening', host: s.host, tcp_port: s.tcpPort, http_port: s.httpPort, data_dir: a.dataDir, pid: process.pid,
-    startup_problems: s.sidecar.startupProblems }));
+    tls: s.exposure.tls, insecure: s.exposure.insecure, startup_problems: s.sidecar.startupProblems }));
   onSignals(() => s.close());
   await new Promise(() => {}); // until a signal
   return 0;

@@ -28,6 +28,7 @@ import type { Registry } from '../store/registry.js';
 import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
+import type { ConnInfo } from '../transport/conn-info.js';
 import { transition, needsConfirmation, type Command, type Effect, type LifecycleContext } from './lifecycle.js';
 import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
@@ -77,7 +78,7 @@ export class ControlPlane {
   }
 
   /** Handles one command request. Never rejects. */
-  async handle(req: Record<string, unknown>, bearer?: string): Promise<CommandReply> {
+  async handle(req: Record<string, unknown>, bearer?: string, conn?: ConnInfo): Promise<CommandReply> {
     const type = typeof req.type === 'string' ? req.type : '';
     if (!READ_ONLY.has(type) && !MUTATING.has(type)) {
       return this.audited(req, null, fail('E_UNKNOWN_COMMAND', `unknown command type "${type.slice(0, 64)}"`));
@@ -86,9 +87,9 @@ export class ControlPlane {
     if (typeof req.operator_id === 'string' && /^system(:|$)/i.test(req.operator_id)) {
       return this.audited(req, null, fail('E_AUTH', 'operator_id "system" is reserved for the sidecar\'s own actions'));
     }
-    const auth = this.d.operators.authenticate(req.operator_id, req.auth ?? bearer);
+    const auth = this.d.operators.authenticate(req.operator_id, req.auth ?? bearer, conn?.remoteAddress);
     const anonymousHeartbeat = type === 'HEARTBEAT' && req.operator_id === undefined;
-    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail('E_AUTH', auth.message));
+    if (!auth.ok && !anonymousHeartbeat) return this.audited(req, null, fail(auth.code, auth.message));
     const operator = auth.ok ? auth.operator : null;
     if (auth.ok && !Operators.allows(auth.role, type)) {
       return this.audited(req, operator, fail('E_AUTH', `role ${auth.role} may not run ${type}`));

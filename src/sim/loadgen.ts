@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { Histogram } from 'hdr-histogram-js';
 import { latencyHistogram } from '../engine/stats.js';
-import { TcpClient, HttpClient } from '../transport/client.js';
+import { TcpClient, HttpClient, type ClientTls } from '../transport/client.js';
 import { Arena, type ArenaResult } from './arena.js';
 import { SidecarError } from '../errors.js';
 import { paceOpenLoop } from './pacer.js';
@@ -33,6 +33,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Share of requests replaced by a malformed cycle (a `state` that is not an object: E_BAD_STATE). */
   badShare?: number;
+  /** Speak TLS to a server started with --tls-cert. */
+  tls?: ClientTls;
   onSecond?: (s: LoadProgress) => void;
 }
 
@@ -111,12 +113,12 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   const send: Array<(req: unknown) => Promise<Record<string, unknown>>> = [];
   const closers: Array<() => void> = [];
   if (o.transport === 'http') {
-    const h = new HttpClient(o.host, o.httpPort, o.connections);
+    const h = new HttpClient(o.host, o.httpPort, o.connections, o.tls);
     send.push((req) => h.cycle(req).then((r) => r.body));
     closers.push(() => h.close());
   } else {
     for (let c = 0; c < o.connections; c++) {
-      const t = await TcpClient.connect(o.host, o.tcpPort, o.transport === 'binary' ? 'binary' : 'json');
+      const t = await TcpClient.connect(o.host, o.tcpPort, o.transport === 'binary' ? 'binary' : 'json', o.tls);
       send.push((req) => t.request(req));
       closers.push(() => t.close());
     }

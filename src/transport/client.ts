@@ -1,10 +1,20 @@
 // Clients of the wire protocol, used by the CLI, the load generator and the
 // end-to-end tests. TCP requests are pipelined: replies come back in request
-// order, so a FIFO of waiters matches them.
+// order, so a FIFO of waiters matches them. With `tls` both speak TLS,
+// verifying the server's certificate against `ca` (or the system's CAs).
 import net from 'node:net';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, DEFAULT_LIMITS } from './framing.js';
+
+/** TLS for a client: the CA that signed the server's certificate (PEM), or the system's when absent. */
+export interface ClientTls {
+  ca?: string | Buffer;
+  /** The name to verify the certificate against, when it is not the host dialled. */
+  servername?: string;
+}
 
 type Waiter = { resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void };
 
@@ -32,13 +42,17 @@ export class TcpClient {
     socket.on('close', () => fail(new Error('connection closed')));
   }
 
-  static connect(host: string, port: number, mode: 'json' | 'binary' = 'json'): Promise<TcpClient> {
+  static connect(host: string, port: number, mode: 'json' | 'binary' = 'json', secure?: ClientTls): Promise<TcpClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host, port }, () => {
+      const ready = () => {
         s.off('error', reject);
         if (mode === 'binary') s.write(BINARY_PREFACE);
         resolve(new TcpClient(s, mode));
-      });
+      };
+      // 'secureConnect' comes after the handshake and the certificate check.
+      const s: net.Socket = secure
+        ? tls.connect({ host, port, ca: secure.ca, servername: secure.servername }, ready)
+        : net.connect({ host, port }, ready);
       s.once('error', reject);
     });
   }
@@ -66,14 +80,16 @@ export class TcpClient {
 
 export class HttpClient {
   private readonly agent: http.Agent;
-  constructor(readonly host: string, readonly port: number, maxSockets = 16) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets });
+  private readonly lib: typeof http | typeof https;
+  constructor(readonly host: string, readonly port: number, maxSockets = 16, secure?: ClientTls) {
+    this.lib = secure ? https : http;
+    this.agent = secure ? new https.Agent({ keepAlive: true, maxSockets, ca: secure.ca, servername: secure.servername }) : new http.Agent({ keepAlive: true, maxSockets });
   }
 
   request(method: 'GET' | 'POST', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown> }> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: this.host, port: this.port, method, path, agent: this.agent,
+      const req = this.lib.request({ host: this.host, port: this.port, method, path, agent: this.agent,
         headers: { ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}), ...headers } }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

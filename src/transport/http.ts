@@ -2,16 +2,23 @@
 // with content-type application/msgpack; replies follow `accept`. Status
 // codes follow the reply: OK and REQUIRED_CONFIRMATION 200, REJECTED 409
 // (403 for E_AUTH, 503 for E_DISK), ERROR 400 (413 for E_TOO_LARGE).
+// Every request first passes the guard (guard.ts: Host, Origin, content
+// type); with `tls` the server is HTTPS.
 import http from 'node:http';
+import https from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { parseJsonRequest, parseMsgpackRequest, type Limits } from './framing.js';
 import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
+import { HttpGuard } from './guard.js';
+import { connInfo, type ConnInfo } from './conn-info.js';
 
 export interface HttpRoutes {
-  // `conn` identifies the connection (its socket): requests of one connection take effect in order.
-  cycle: (req: unknown, conn: object) => Promise<unknown>;
-  command: (req: unknown, bearer: string | undefined, conn: object) => Promise<unknown>;
-  heartbeat: (conn: object) => Promise<unknown>;
+  // `conn` identifies the connection (one object per socket): requests of one
+  // connection take effect in order; it also carries the peer address.
+  cycle: (req: unknown, conn: ConnInfo) => Promise<unknown>;
+  command: (req: unknown, bearer: string | undefined, conn: ConnInfo) => Promise<unknown>;
+  heartbeat: (conn: ConnInfo) => Promise<unknown>;
   health?: () => Promise<{ ok: boolean; report: unknown }>;
   metrics?: () => Promise<{ contentType: string; body: string }>;
   ready: () => boolean;
@@ -21,6 +28,10 @@ export interface HttpOptions extends Limits {
   host: string;
   port: number;
   maxConnections: number;
+  /** Certificate and key: serve HTTPS. */
+  tls?: SecureContextOptions;
+  /** Host names served besides loopback names and the listen address (--allowed-host). */
+  allowedHosts?: string[];
 }
 
 export function statusCode(reply: { status?: unknown; error?: { code?: string } }): number {
@@ -34,11 +45,18 @@ export function statusCode(reply: { status?: unknown; error?: { code?: string } 
 }
 
 export class HttpServer {
-  readonly server: http.Server;
+  readonly server: http.Server | https.Server;
+  readonly guard: HttpGuard;
   requests = 0;
+  /** One ConnInfo per socket, so that it identifies the connection (keep-alive: many requests). */
+  private readonly conns = new WeakMap<object, ConnInfo>();
 
   constructor(private readonly opts: HttpOptions, private readonly routes: HttpRoutes) {
-    this.server = http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, (req, res) => { void this.handle(req, res); });
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.handle(req, res); };
+    this.server = opts.tls
+      ? https.createServer({ ...opts.tls, keepAliveTimeout: 30_000, noDelay: true }, handler)
+      : http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, handler);
+    this.guard = new HttpGuard({ listenHost: opts.host, allowedHosts: opts.allowedHosts, scheme: opts.tls ? 'https' : 'http' });
     this.server.maxConnections = opts.maxConnections;
   }
 
@@ -47,7 +65,8 @@ export class HttpServer {
       this.server.once('error', reject);
       this.server.listen(this.opts.port, this.opts.host, () => {
         this.server.off('error', reject);
-        resolve((this.server.address() as { port: number }).port);
+        this.guard.port = (this.server.address() as { port: number }).port;
+        resolve(this.guard.port);
       });
     });
   }
@@ -64,6 +83,12 @@ export class HttpServer {
     }
   }
 
+  private conn(socket: http.IncomingMessage['socket']): ConnInfo {
+    let c = this.conns.get(socket);
+    if (!c) { c = connInfo(socket, 'http', this.opts.tls !== undefined); this.conns.set(socket, c); }
+    return c;
+  }
+
   private fail(res: http.ServerResponse, accept: string | undefined, code: ErrorCode, message: string): void {
     const body = errorReply(code, message);
     this.send(res, accept, statusCode(body), body);
@@ -73,11 +98,17 @@ export class HttpServer {
     this.requests++;
     const accept = req.headers.accept;
     const url = (req.url ?? '/').split('?')[0];
+    const refusal = this.guard.check(req.method, req.headers);
+    if (refusal) {
+      // Nothing runs and the body is not read: answer, then close.
+      res.setHeader('connection', 'close');
+      return this.fail(res, accept, refusal.code, refusal.message);
+    }
     try {
       if (req.method === 'GET') {
         if (url === '/healthz') return this.send(res, accept, 200, { status: 'OK' });
         if (url === '/readyz') { const ok = this.routes.ready(); return this.send(res, accept, ok ? 200 : 503, { status: ok ? 'OK' : 'NOT_READY' }); }
-        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat(req.socket) as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
+        if (url === '/v1/heartbeat') { const r = await this.routes.heartbeat(this.conn(req.socket)) as Record<string, unknown>; return this.send(res, accept, statusCode(r), r); }
         if (url === '/v1/health' && this.routes.health) { const h = await this.routes.health(); return this.send(res, accept, h.ok ? 200 : 503, h.report); }
         if (url === '/metrics' && this.routes.metrics) {
           const m = await this.routes.metrics();
@@ -94,19 +125,19 @@ export class HttpServer {
           res.on('finish', () => req.socket.destroySoon?.());
           return;
         }
-        const msgpack = (req.headers['content-type'] ?? '').includes('application/msgpack');
+        const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
         const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
         if (url === '/v1/cycle') {
           if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-          const r = await this.routes.cycle(v, req.socket) as Record<string, unknown>;
+          const r = await this.routes.cycle(v, this.conn(req.socket)) as Record<string, unknown>;
           return this.send(res, accept, statusCode(r), r);
         }
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
         const auth = req.headers.authorization;
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
-        const r = await this.routes.command(v, bearer, req.socket) as Record<string, unknown>;
+        const r = await this.routes.command(v, bearer, this.conn(req.socket)) as Record<string, unknown>;
         return this.send(res, accept, statusCode(r), r);
       }
       this.fail(res, accept, 'E_NOT_FOUND', `${req.method} ${url} is not served`);

@@ -7,13 +7,21 @@
 // socket's high-water mark (a client that does not read). So a client cannot
 // make the server's memory grow without bound, and since every connection is
 // paused on its own, a slow or stuck client never delays another's cycles.
+//
+// With `tls` the port speaks TLS (node:tls) and the same framing inside it.
 import net from 'node:net';
+import tls, { type SecureContextOptions } from 'node:tls';
 import { pack } from './codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
 import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
+import { connInfo, type ConnInfo } from './conn-info.js';
 
-/** Handles one request; `conn` identifies its connection (requests of one connection take effect in order). */
-export type Handler = (req: unknown, conn: object) => Promise<unknown>;
+/**
+ * Handles one request; `conn` identifies its connection (one object per
+ * connection: requests of one connection take effect in order) and says
+ * where it comes from (the peer address, for the authentication throttle).
+ */
+export type Handler = (req: unknown, conn: ConnInfo) => Promise<unknown>;
 
 export interface TcpOptions extends Limits {
   host: string;
@@ -21,6 +29,8 @@ export interface TcpOptions extends Limits {
   maxConnections: number;
   /** Unanswered requests per connection before it stops being read. */
   maxInFlight: number;
+  /** Certificate and key: the port speaks TLS. */
+  tls?: SecureContextOptions;
 }
 
 export interface TransportStats {
@@ -32,6 +42,7 @@ export interface TransportStats {
 
 interface Conn {
   socket: net.Socket;
+  info: ConnInfo;
   mode: 'unknown' | 'json' | 'binary';
   pending: Buffer | null;
   json: JsonLineDecoder;
@@ -51,7 +62,11 @@ export class TcpServer {
   private draining = false;
 
   constructor(private readonly opts: TcpOptions, private readonly handler: Handler) {
-    this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    // A TLS connection is accepted once its handshake is done; a client that
+    // speaks plain text to a TLS port fails the handshake and is dropped.
+    this.server = opts.tls
+      ? tls.createServer({ ...opts.tls, noDelay: true }, (s) => this.accept(s))
+      : net.createServer({ noDelay: true }, (s) => this.accept(s));
   }
 
   listen(): Promise<number> {
@@ -78,7 +93,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -133,7 +148,7 @@ export class TcpServer {
       return;
     }
     this.stats.requests++;
-    this.handler(r.value, c).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
+    this.handler(r.value, c.info).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
       this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
 

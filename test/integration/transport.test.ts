@@ -166,7 +166,7 @@ describe('HTTP', () => {
 
   it('refuses an oversized body with 413 and keeps serving', async () => {
     const s = await up();
-    const head = `POST /v1/cycle HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${(1 << 20) + 1}\r\n\r\n`;
+    const head = `POST /v1/cycle HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${(1 << 20) + 1}\r\n\r\n`;
     const { text } = await rawExchange(s.httpPort!, head);
     expect(text).toMatch(/^HTTP\/1.1 413/);
     expect(text).toContain('E_TOO_LARGE');
