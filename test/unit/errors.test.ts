@@ -36,7 +36,7 @@ describe('error codes', () => {
     for (const c of codes) {
       const { status, http } = ERROR_CODES[c];
       if (status === 'ERROR') expect([400, 404, 413, 415, 421, 500]).toContain(http);
-      else expect([403, 409, 429, 503]).toContain(http);
+      else expect([403, 409, 421, 429, 503]).toContain(http);
       expect(errorReply(c, 'm')).toEqual({ status, error: { code: c, message: 'm' } });
     }
   });
