@@ -34,7 +34,13 @@ async function settle(s: Sidecar): Promise<void> {
   await s.audit.drain();
 }
 
-/** The incident of `type`: its file is there, its audit record is in a verified log, its snapshot replays. */
+/**
+ * The incident of `type`: its file is there, its audit record is in a
+ * verified log, its snapshot replays. For WORKER_CRASH and INFERENCE_TIMEOUT
+ * the replay injects the recorded kernel failure, so their match holds by
+ * construction (it checks the fallback path); decisions that are really
+ * recomputed are replayed in replay.test.ts.
+ */
 async function checkIncident(_s: Sidecar, dir: string, type: string, replayable = true) {
   const all = listIncidents(join(dir, 'failures'));
   const inc = all.find((i) => i.type === type);
