@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   for (const architecture of ['linear', 'mlp'] as const) {
     console.log(`== ${architecture}`);
     results.push(await learningExperiment({
-      seed: 1, agents: 64, trainCycles: quick ? 12_000 : 60_000, evalEvery: quick ? 3000 : 4000, evalSteps: quick ? 3000 : 8000,
+      seed: 1, agents: 256, maxCanaryCycles: 60_000, trainCycles: quick ? 12_000 : 60_000, evalEvery: quick ? 3000 : 4000, evalSteps: quick ? 3000 : 8000,
       architecture, hidden: 32, onProgress: (l) => console.log(`  ${l}`),
     }));
   }

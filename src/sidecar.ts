@@ -137,7 +137,9 @@ export class Sidecar {
       const bad = opened.verify.firstBad!;
       s.startupProblems.push(`audit chain broken at record ${bad.index + 1} (seq ${bad.seq}): ${bad.reason}`);
       // Tampering: the lockdown is latched (and durable) before a single cycle is served.
+      // Through the lifecycle as the system operator, like every other containment.
       fm.handle({ type: 'AUDIT_TAMPER', detail: `${bad.reason} at record ${bad.index + 1} (seq ${bad.seq})` });
+      await control.settled();
       await fm.drain();
     }
     await opened.log.append('STARTUP', 'system', {

@@ -25,6 +25,8 @@ export interface ExperimentOptions {
   evalSteps: number;
   architecture: 'linear' | 'mlp';
   hidden: number;
+  /** Canary cycles at most while the gate gathers on-policy evidence. */
+  maxCanaryCycles: number;
   engine?: EngineConfigInput;
   onProgress?: (line: string) => void;
 }
@@ -34,7 +36,7 @@ export interface ExperimentResult {
   rules: Rates;
   fresh: Rates;
   curve: Array<{ cycles: number } & Rates>;
-  promotion: { status: string; gate?: unknown; error?: unknown };
+  promotion: { status: string; canary_cycles: number; gate?: unknown; error?: unknown };
   promoted: Rates;
   seconds: number;
 }
@@ -104,9 +106,21 @@ export async function learningExperiment(o: ExperimentOptions): Promise<Experime
       curve.push(point);
       say(`${done} cycles: candidate survival ${point.survival.toFixed(3)}, violations ${point.violations.toFixed(4)} (served by rules meanwhile: survival ${r.survival.toFixed(3)})`);
     }
-    const promo = await confirm(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP });
-    const promotion = { status: String(promo.status), ...(promo.details ? { gate: promo.details } : {}), ...(promo.error ? { error: promo.error } : {}) };
-    say(`promotion: ${promo.status}${promo.error ? ` ${JSON.stringify(promo.error)}` : ''}`);
+    // The gate wants on-policy evidence: a canary of 10% of the agents, the
+    // gate asked after every 2,000 cycles until the evidence suffices.
+    await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.1 });
+    let promo: Record<string, unknown> = {};
+    let canaryCycles = 0;
+    for (;;) {
+      promo = await confirm(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP });
+      if (promo.status === 'OK' || canaryCycles >= o.maxCanaryCycles || s.control.state.canary_ratio === 0) break;
+      canaryCycles += (await drive((req) => s.handle(req), train, 2000)).steps;
+    }
+    const promotion = { status: String(promo.status), canary_cycles: canaryCycles, ...(promo.details ? { gate: promo.details } : {}), ...(promo.error ? { error: promo.error } : {}) };
+    say(`promotion: ${promo.status} after ${canaryCycles} canary cycles${promo.error ? ` ${JSON.stringify(promo.error)}` : ''}`);
+    // The watch holds 10% of agents back on the rules after a promotion; the
+    // experiment measures the promoted model serving every agent.
+    if (promo.status === 'OK') await s.handle({ type: 'END_WATCH', operator_id: OP });
     const promoted = promo.status === 'OK'
       ? await drive((req) => s.handle(req), new Arena({ seed: EVAL_SEED, agents: o.agents }), o.evalSteps)
       : { survival: NaN, violations: NaN, steps: 0 };

@@ -20,6 +20,9 @@ describe(`crash durability (${KILLS} kill -9)`, () => {
     const r = rng(7);
     const acked = new Set<string>();       // versions whose REGISTER_MODEL was acknowledged
     let lockAcked: boolean | null = null;  // the last acknowledged lockdown state
+    // Lockdown states of mutations still unanswered at the kill: each may or
+    // may not have taken effect (durable, but its reply never left).
+    let lockInFlight: boolean[] = [];
     let torn = 0, cut = 0, version = 0;
     for (let k = 0; k < KILLS; k++) {
       const c = new Child(t.dir);
@@ -29,11 +32,17 @@ describe(`crash durability (${KILLS} kill -9)`, () => {
       const hb = await c.send({ type: 'HEARTBEAT' });
       const have = new Set((hb.model_registry as Array<{ version: string }>).map((m) => m.version));
       for (const v of acked) expect(have.has(v), `acknowledged ${v} lost after kill ${k}`).toBe(true);
-      if (lockAcked !== null) expect((hb.lockdown as { active: boolean }).active, `lockdown after kill ${k}`).toBe(lockAcked);
+      const locked = (hb.lockdown as { active: boolean }).active;
+      if (lockAcked !== null || lockInFlight.length > 0) {
+        expect([lockAcked, ...lockInFlight], `lockdown after kill ${k}: ${locked}`).toContain(locked);
+        lockAcked = locked;
+      }
+      lockInFlight = [];
       if ((hb.audit_metrics as { verified: boolean }).verified !== true) throw new Error(`audit chain broken after kill ${k}`);
       // This life: a random mix, some awaited (acknowledged), the rest in flight at the kill.
       const ops = 3 + Math.floor(r() * 12);
       const inflight: Array<Promise<unknown>> = [];
+      const lockPending: Array<() => boolean | null> = [];
       for (let i = 0; i < ops; i++) {
         const x = r();
         const v = `V${version++}`;
@@ -49,12 +58,20 @@ describe(`crash durability (${KILLS} kill -9)`, () => {
             return b;
           });
         } else p = send({ agent_id: `a${i % 3}`, state: { health: r(), target_distance: r() * 50 } });
-        if (r() < 0.7) await p; else inflight.push(p.catch(() => undefined));
+        const lockOp = x >= 0.4 && x < 0.7 ? x < 0.55 : null;
+        if (r() < 0.7) await p;
+        else {
+          let answered = false;
+          inflight.push(p.then(() => { answered = true; }, () => undefined));
+          if (lockOp !== null) lockPending.push(() => (answered ? null : lockOp));
+        }
       }
       // Kill at a random moment: now, or after a short random delay with requests in flight.
       if (r() < 0.5) await new Promise((res) => setTimeout(res, Math.floor(r() * 15)));
       await c.kill9();
       await Promise.all(inflight);
+      for (const f of lockPending) { const v = f(); if (v !== null) lockInFlight.push(v); }
+      lockPending.length = 0;
       // What the next start will find, looked at directly.
       const text = readFileSync(join(t.dir, 'audit', 'audit.log'), 'utf8');
       if (!text.endsWith('\n') && text.length > 0) torn++;
@@ -66,7 +83,7 @@ describe(`crash durability (${KILLS} kill -9)`, () => {
     await c.next();
     const hb = await c.send({ type: 'HEARTBEAT' });
     for (const v of acked) expect((hb.model_registry as Array<{ version: string }>).some((m) => m.version === v)).toBe(true);
-    if (lockAcked !== null) expect((hb.lockdown as { active: boolean }).active).toBe(lockAcked);
+    if (lockAcked !== null || lockInFlight.length > 0) expect([lockAcked, ...lockInFlight]).toContain((hb.lockdown as { active: boolean }).active);
     c.proc.stdin!.write('exit\n');
     await c.exited;
     cut = readFileSync(join(t.dir, 'audit', 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"kind":"AUDIT_TAIL_TRUNCATED"')).length;
