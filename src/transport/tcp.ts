@@ -2,6 +2,14 @@
 // (PROTOCOL section 1), pipelined: many requests in flight on a connection,
 // replies written in request order.
 //
+// Drop-in for the runbook's original clients: the server it was written for
+// answered one request per connection and closed it, and some of its clients
+// read until the server closes. So a connection whose FIRST request is a bare
+// JSON object (no newline after it) is answered and then ended. Any byte the
+// client sends before that reply leaves (a late newline, a second request)
+// shows it is a streaming client, and the connection stays open. NDJSON and
+// binary connections always stay open.
+//
 // Backpressure: a connection stops being read while it has more than
 // `maxInFlight` requests unanswered, or while its unsent replies exceed the
 // socket's high-water mark (a client that does not read). So a client cannot
@@ -41,6 +49,10 @@ interface Conn {
   paused: boolean;
   /** Requests decoded but not yet dispatched (the rest of a chunk past maxInFlight). */
   backlog: Decoded[];
+  /** Requests dispatched on this connection so far. */
+  served: number;
+  /** The first request was a bare JSON object: end the connection after its reply (see the top). */
+  oneShot: boolean;
 }
 
 export class TcpServer {
@@ -77,7 +89,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
+    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -87,6 +99,7 @@ export class TcpServer {
 
   private onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
+    c.oneShot = false; // more bytes before the reply: a streaming client after all
     if (c.mode === 'unknown') {
       const head = c.pending ? Buffer.concat([c.pending, chunk]) : chunk;
       if (head[0] === BINARY_PREFACE[0]) {
@@ -132,6 +145,8 @@ export class TcpServer {
       return;
     }
     this.stats.requests++;
+    if (r.bare && c.served === 0 && c.mode === 'json') c.oneShot = true;
+    c.served++;
     this.handler(r.value).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
       this.fill(c, slot, { status: 'ERROR', error: { code: 'E_INTERNAL', message: (e as Error)?.message ?? String(e) } }));
   }
@@ -144,6 +159,9 @@ export class TcpServer {
       const s = c.queue.shift()!;
       if (!c.socket.destroyed) c.socket.write(s.out!);
     }
+    // A one-shot client (a bare first request) has its answer: end, as the
+    // runbook's original server did.
+    if (c.oneShot && c.queue.length === 0 && c.backlog.length === 0) { c.closing = true; c.socket.pause(); }
     // Closing after an error: end our side once the replies are flushed, and
     // destroy then. A plain end() on a paused socket would never see the
     // peer's FIN, and the half-open connection would count against the limit.
