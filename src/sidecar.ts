@@ -22,6 +22,8 @@ import { FailureManager } from './monitor/failures.js';
 import { listIncidents } from './monitor/incidents.js';
 import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
+import { SILENT_LOG, FLOOD_EVERY_MS, type EventLog } from './log.js';
+import { watchForLog } from './monitor/log-events.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -31,6 +33,8 @@ export interface SidecarOptions {
   allowFaultInjection?: boolean;
   /** Seconds between checkpoints of the candidate's learned weights (0: only at close). */
   checkpointEverySec?: number;
+  /** Structured log (src/log.ts); silent by default. */
+  log?: EventLog;
 }
 
 export type Reply = CycleReply | ErrorReply | CommandReply;
@@ -51,12 +55,16 @@ export class Sidecar {
   private gateConfig = controlConfig().gate;
   private alertConfig = DEFAULT_ALERTS;
   private closed = false;
+  readonly log: EventLog;
+  private stopLogWatch: () => void = () => {};
+  private floodLog = { loggedAt: -Infinity, unlogged: 0 };
 
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
     paths: DataPaths, private readonly unlock: () => Promise<void>, private readonly clock: () => number,
-    readonly failures: FailureManager, readonly quarantine: FileQuarantine, maxCyclesPerSec: number,
+    readonly failures: FailureManager, readonly quarantine: FileQuarantine, maxCyclesPerSec: number, log: EventLog,
   ) {
+    this.log = log;
     this.paths = paths;
     this.startedAt = clock();
     this.flood = new TokenBucket(maxCyclesPerSec, clock);
@@ -110,10 +118,11 @@ export class Sidecar {
         },
       },
     });
-    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000);
+    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000, o.log ?? SILENT_LOG);
     const s = sidecar;
     s.gateConfig = cconf.gate;
     s.alertConfig = fconf.alerts;
+    if (o.log) s.stopLogWatch = watchForLog({ engine, audit: opened.log, failuresDir: paths.failures, alerts: fconf.alerts }, o.log);
     for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
 
     engine.control.lockdown = state.lockdown.active;
@@ -188,13 +197,27 @@ export class Sidecar {
   async handle(msg: unknown, bearer?: string): Promise<Reply> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
     const m = msg as Record<string, unknown>;
-    if (typeof m.type === 'string') return this.control.handle(m, bearer);
+    if (typeof m.type === 'string') return this.command(m, bearer);
     if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
     if (m.type === undefined && m.state !== undefined) {
       if (!this.flood.take(1)) return this.floodReply();
       return this.engine.cycle(m); // a `state` that is not an object is E_BAD_STATE from the engine
     }
     return unknownMessage();
+  }
+
+  /** A command, logged (type, operator, status, code, audit_seq: never a credential or a token). */
+  private async command(m: Record<string, unknown>, bearer?: string): Promise<Reply> {
+    const t0 = performance.now();
+    const reply = await this.control.handle(m, bearer);
+    const code = (reply.error as { code?: unknown } | undefined)?.code;
+    this.log.command({
+      type: (m.type as string).slice(0, 64), operator_id: typeof m.operator_id === 'string' ? m.operator_id.slice(0, 128) : null,
+      status: reply.status, code: typeof code === 'string' ? code : null, audit_seq: typeof reply.audit_seq === 'number' ? reply.audit_seq : null,
+      step: reply.status === 'REQUIRED_CONFIRMATION' ? 'request' : m.confirmation_token !== undefined ? 'confirm' : null,
+      duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+    });
+    return reply;
   }
 
   /** `{"cycles": [...]}`: every cycle answered, in order. */
@@ -207,6 +230,13 @@ export class Sidecar {
 
   private floodReply(): ErrorReply {
     this.shed++;
+    // One line when a flood starts, then one summary line per FLOOD_EVERY_MS at most.
+    this.floodLog.unlogged++;
+    const now = this.clock();
+    if (now - this.floodLog.loggedAt >= FLOOD_EVERY_MS) {
+      this.log.flood({ shed: this.floodLog.unlogged, shed_total: this.shed, limit_per_s: this.flood.rate, since_ms: Number.isFinite(this.floodLog.loggedAt) ? now - this.floodLog.loggedAt : 0 });
+      this.floodLog = { loggedAt: now, unlogged: 0 };
+    }
     this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
     return { status: 'REJECTED', error: { code: 'E_FLOOD', message: `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down` } };
   }
@@ -232,6 +262,7 @@ export class Sidecar {
     if (this.closed) return;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.failures.stop();
+    this.stopLogWatch();
     await this.engine.drain();
     await this.failures.drain();
     await this.quarantine.close();
