@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   E_SHUTTING_DOWN: { status: 'REJECTED', http: 503, what: 'the server is shutting down and takes no new requests' },
   E_FLOOD: { status: 'REJECTED', http: 429, what: 'the cycle rate is over the configured limit (max_cycles_per_s): the cycle was shed' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
+  E_MODEL_LAYOUT: { status: 'REJECTED', http: 409, what: 'REGISTER_MODEL whose metadata.layout (feature order, scaling, intents) differs from the running schema; the message names the first difference' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -24,6 +24,7 @@ import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
 import { SILENT_LOG, FLOOD_EVERY_MS, type EventLog } from './log.js';
 import { watchForLog } from './monitor/log-events.js';
+import { modelLayout, exportModel } from './control/model-io.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -105,7 +106,11 @@ export class Sidecar {
       queries: {
         HEARTBEAT: () => sidecar!.heartbeat(),
         LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
-        GET_MODEL: (req) => sidecar!.getModel(req.version),
+        GET_MODEL: async (req) => {
+          const m = sidecar!.getModel(req.version);
+          return { model: { ...(m.model as Record<string, unknown>), layout: await modelLayout(registry, engine, req.version, req.revision) } };
+        },
+        EXPORT_MODEL: (req) => exportModel(registry, engine, req.version, req.revision),
         LIST_INCIDENTS: (req) => {
           const all = listIncidents(paths.failures);
           const limit = typeof req.limit === 'number' && req.limit > 0 ? Math.min(req.limit, 1000) : 50;

@@ -15,6 +15,7 @@ import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
 import { transition, needsConfirmation, type Command, type Effect } from './lifecycle.js';
 import { evaluateGate, gateFigures, type GateConfig } from './gate.js';
+import { checkLayout } from './model-io.js';
 import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
 
 export interface ControlConfig {
@@ -178,6 +179,7 @@ export class ControlPlane {
 
   private async register(spec: RegisterSpec) {
     const e = this.d.engine;
+    checkLayout(spec.metadata, e); // weights made for another feature order or intents: E_MODEL_LAYOUT
     const shape: ModelShape = {
       arch: spec.architecture === 'mlp' ? ARCH_MLP : ARCH_LINEAR, d: e.schema.dim, k: e.intents.count,
       h: spec.architecture === 'mlp' ? spec.hidden : 0, activation: spec.activation === 'tanh' ? ACT_TANH : ACT_RELU,
