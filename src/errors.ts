@@ -59,6 +59,10 @@ export const ERROR_CODES = {
   E_FLOOD: { status: 'REJECTED', http: 429, what: 'the cycle rate is over the configured limit (max_cycles_per_s): the cycle was shed' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
   E_MODEL_LAYOUT: { status: 'REJECTED', http: 409, what: 'REGISTER_MODEL whose metadata.layout (feature order, scaling, intents) differs from the running schema; the message names the first difference' },
+  // Raised by the client library (src/client), never sent by the server.
+  E_CONNECTION_LOST: { status: 'ERROR', http: 503, what: 'client: the connection was lost before the reply (the request may or may not have been applied; it is not re-sent), or could not be made' },
+  E_REQUEST_TIMEOUT: { status: 'ERROR', http: 504, what: 'client: no reply within requestTimeoutMs; the connection is reset, since later replies could no longer be matched' },
+  E_CLIENT_CLOSED: { status: 'ERROR', http: 503, what: 'client: a request on a closed client, or in flight when it was closed' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -11,14 +11,14 @@ import { tmpDir } from '../helpers/tmp.js';
 import { openSidecar, confirmed, drive } from '../helpers/sidecar.js';
 import { DEFAULT_SCHEMA } from '../../src/engine/state-schema.js';
 import { DEFAULT_INTENTS } from '../../src/engine/intents.js';
-import type { Sidecar } from '../../src/sidecar.js';
+import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
 const OP = 'Op-01';
 type R = Record<string, any>;
 
-async function open(dir: string, config?: Parameters<typeof openSidecar>[1]['config']): Promise<Sidecar> {
+async function open(dir: string, config?: SidecarOptions['config']): Promise<Sidecar> {
   const s = await openSidecar(dir, { config });
   cleanups.push(() => s.close());
   return s;
