@@ -9,7 +9,7 @@
 // model trained with `health` first, read by a schema with `energy` first,
 // would run and be wrong. So an exported model carries its layout, and a
 // registration that carries one is checked against the running schema.
-import { SidecarError } from '../errors.js';
+import { SidecarError, isSidecarError } from '../errors.js';
 import type { Engine } from '../engine/cycle.js';
 import type { Registry } from '../store/registry.js';
 import { plainFromBody, type PlainWeights } from '../kernel/model.js';
@@ -61,8 +61,15 @@ function storedLayout(metadata: Record<string, unknown>, engine: Engine): { layo
 /** GET_MODEL's `layout`: shape, feature order and scaling, intents, and the revision's running scales. */
 export async function modelLayout(registry: Registry, engine: Engine, version: unknown, revision?: unknown): Promise<Record<string, unknown>> {
   const ref = revisionOf(registry, version, revision);
-  const p = await registry.read(ref);
   const { layout, source } = storedLayout(registry.get(ref.version)!.metadata, engine);
+  let p;
+  try {
+    p = await registry.read(ref);
+  } catch (e) {
+    // A file damaged since start-up: GET_MODEL still answers, and says why the weights' part is missing.
+    if (!isSidecarError(e, 'E_MODEL_FILE')) throw e;
+    return { features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents, layout_source: source, error: { code: e.code, message: e.message } };
+  }
   return {
     ...shapeView(p.shape), features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents,
     layout_source: source, scales_revision: ref.revision, scales: plainFromBody(p.shape, p.body).scales,
