@@ -2,7 +2,7 @@
 // and the events that are hard to provoke in a child (worker replacement,
 // alerts) in-process with the same logger writing to memory.
 import { describe, it, expect, afterEach } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, execSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -138,6 +138,23 @@ describe('structured logs, in-process', () => {
     for (let i = 0; i < 60; i++) await s.handle({ agent_id: `a${i}`, state: { health: 1, target_distance: 100 } });
     expect(await until(() => m.events().some((e) => e.event === 'alert'), 5000)).toBe(true);
     expect(m.events().find((e) => e.event === 'alert')).toMatchObject({ alert: 'INTENT_DOMINANCE', from: 'OK', to: 'WARNING', level: 40 });
+  });
+
+  it('logs the change to READ_ONLY_DISK, which no durable audit record can carry', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const m = await memoryLog();
+    const s = await openSidecar(t.dir, { log: m.log });
+    cleanups.push(() => s.close());
+    const audit = join(t.dir, 'audit', 'audit.log');
+    execSync(`chattr +i ${audit} ${t.dir}`);
+    cleanups.push(() => { execSync(`chattr -i ${audit} ${t.dir}`); });
+    expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: 'Op-01', ratio: 0.01 })).toMatchObject({ status: 'REJECTED' });
+    expect(await until(() => m.events().some((e) => e.event === 'mode_change'))).toBe(true);
+    expect(s.engine.control.mode).toBe('READ_ONLY_DISK');
+    expect(m.events().find((e) => e.event === 'mode_change')).toMatchObject({ from: 'NORMAL', to: 'READ_ONLY_DISK', cause: 'write error', level: 40 });
+    expect(m.events().find((e) => e.event === 'command')).toMatchObject({ type: 'SET_CANARY_RATIO', status: 'REJECTED', audit_seq: null });
+    execSync(`chattr -i ${audit} ${t.dir}`);
   });
 
   it('--log-level warn keeps refusals and drops successes', async () => {
