@@ -62,9 +62,9 @@ function storedLayout(metadata: Record<string, unknown>, engine: Engine): { layo
 export async function modelLayout(registry: Registry, engine: Engine, version: unknown, revision?: unknown): Promise<Record<string, unknown>> {
   const ref = revisionOf(registry, version, revision);
   const { layout, source } = storedLayout(registry.get(ref.version)!.metadata, engine);
-  let p;
+  let p: { shape: ModelShape; scales: number[] };
   try {
-    p = await registry.read(ref);
+    p = await revisionScales(registry, ref);
   } catch (e) {
     // A file damaged since start-up: GET_MODEL still answers, and says why the weights' part is missing.
     if (!isSidecarError(e, 'E_MODEL_FILE')) throw e;
@@ -72,8 +72,27 @@ export async function modelLayout(registry: Registry, engine: Engine, version: u
   }
   return {
     ...shapeView(p.shape), features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents,
-    layout_source: source, scales_revision: ref.revision, scales: plainFromBody(p.shape, p.body).scales,
+    layout_source: source, scales_revision: ref.revision, scales: [...p.scales],
   };
+}
+
+// Revisions are immutable, so their shape and scales are read (and checked
+// against their SHA-256) once: GET_MODEL is a cheap query beside cycles
+// (the bench sends 130 a second), and a file read per call is not.
+const CACHE_MAX = 256;
+const scalesCache = new WeakMap<Registry, Map<string, { shape: ModelShape; scales: number[] }>>();
+
+async function revisionScales(registry: Registry, ref: { version: string; revision: number }): Promise<{ shape: ModelShape; scales: number[] }> {
+  let m = scalesCache.get(registry);
+  if (!m) scalesCache.set(registry, (m = new Map()));
+  const key = `${ref.version}.r${ref.revision}`;
+  const hit = m.get(key);
+  if (hit) return hit;
+  const p = await registry.read(ref);
+  const v = { shape: p.shape, scales: plainFromBody(p.shape, p.body).scales! };
+  if (m.size >= CACHE_MAX) m.delete(m.keys().next().value!);
+  m.set(key, v);
+  return v;
 }
 
 /** EXPORT_MODEL: `{metadata, weights}`, to be sent back as REGISTER_MODEL's `metadata` and `weights`. */
