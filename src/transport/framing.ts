@@ -108,6 +108,13 @@ export class JsonLineDecoder {
     }
     return out;
   }
+
+  /** The peer will send nothing more: bytes left over are a last request, or an error reply. */
+  finish(): Decoded[] {
+    const t = (this.buf + this.utf8.end()).trim();
+    this.buf = '';
+    return t === '' ? [] : [parseJsonRequest(t, this.limits)];
+  }
 }
 
 /** Length-prefixed MessagePack frames (after the preface). */

@@ -53,6 +53,8 @@ interface Conn {
   served: number;
   /** The first request was a bare JSON object: end the connection after its reply (see the top). */
   oneShot: boolean;
+  /** The peer shut down its sending side: end ours once every request is answered. */
+  peerEnded: boolean;
 }
 
 export class TcpServer {
@@ -62,7 +64,10 @@ export class TcpServer {
   private draining = false;
 
   constructor(private readonly opts: TcpOptions, private readonly handler: Handler) {
-    this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
+    // allowHalfOpen: a client that shuts down its sending side after its
+    // request (as clients of one-request-per-connection servers do) still
+    // gets its replies; the connection is ended once they are written.
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
   }
 
   listen(): Promise<number> {
@@ -89,10 +94,11 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false };
+    const c: Conn = { socket, mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, peerEnded: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
+    socket.on('end', () => this.onEnd(c));
     socket.on('error', () => { /* reset by peer: 'close' follows */ });
     socket.on('close', () => this.conns.delete(c));
   }
@@ -120,6 +126,23 @@ export class TcpServer {
     }
     c.backlog.push(...(c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk)));
     this.drainBacklog(c);
+  }
+
+  /** The peer sent FIN: answer what it sent (a last request may lack its newline), then end. */
+  private onEnd(c: Conn): void {
+    c.peerEnded = true;
+    if (!c.closing && c.mode !== 'binary') {
+      c.backlog.push(...c.json.finish());
+      this.drainBacklog(c);
+    }
+    this.endIfDone(c);
+  }
+
+  private endIfDone(c: Conn): void {
+    if (c.peerEnded && !c.closing && c.queue.length === 0 && c.backlog.length === 0) {
+      c.closing = true;
+      c.socket.destroySoon();
+    }
   }
 
   /** Dispatches decoded requests while under maxInFlight; otherwise stops reading the socket. */
@@ -166,6 +189,7 @@ export class TcpServer {
     // destroy then. A plain end() on a paused socket would never see the
     // peer's FIN, and the half-open connection would count against the limit.
     if (c.closing && c.queue.length === 0) c.socket.destroySoon();
+    else if (c.peerEnded && c.queue.length === 0 && c.backlog.length === 0) this.endIfDone(c);
     else if (c.socket.writableLength >= c.socket.writableHighWaterMark) {
       // The client is not reading its replies: stop reading its requests.
       if (!c.paused) { c.paused = true; c.socket.pause(); }

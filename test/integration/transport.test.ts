@@ -58,6 +58,24 @@ describe('TCP, newline-delimited JSON', () => {
     expect(s.tcp!.stats.badFrames).toBe(0);
   });
 
+  it.each([
+    ['a bare request', JSON.stringify({ type: 'HEARTBEAT' }), ['OK']],
+    ['NDJSON lines, the last without its newline', [1, 2, 3].map((i) => JSON.stringify({ agent_id: `h${i}`, state: STATE })).join('\n'), ['OK', 'OK', 'OK']],
+    ['an incomplete request', '{"type": "HEART', ['ERROR']],
+  ])('answers a client that shuts down its sending side after %s, then ends the connection', async (_, bytes, statuses) => {
+    const s = await up();
+    const { text, closed } = await new Promise<{ text: string; closed: boolean }>((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! }, () => sock.end(bytes)); // write, then FIN
+      let t = '';
+      sock.on('data', (d) => { t += d.toString(); });
+      const timer = setTimeout(() => { sock.destroy(); resolve({ text: t, closed: false }); }, 3000);
+      sock.on('close', () => { clearTimeout(timer); resolve({ text: t, closed: true }); });
+      sock.on('error', () => {});
+    });
+    expect(closed).toBe(true);
+    expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l).status)).toEqual(statuses);
+  });
+
   it('keeps NDJSON connections open, also when a later request comes without its newline', async () => {
     const s = await up();
     const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! });
