@@ -24,6 +24,9 @@ import { listIncidents } from './monitor/incidents.js';
 import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
 import type { ConnInfo } from './transport/conn-info.js';
+import { SILENT_LOG, FLOOD_EVERY_MS, type EventLog } from './log.js';
+import { watchForLog } from './monitor/log-events.js';
+import { modelLayout, exportModel } from './control/model-io.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -33,6 +36,8 @@ export interface SidecarOptions {
   allowFaultInjection?: boolean;
   /** Seconds between checkpoints of the candidate's learned weights (0: only at close). */
   checkpointEverySec?: number;
+  /** Structured log (src/log.ts); silent by default. */
+  log?: EventLog;
 }
 
 export type Reply = CycleReply | ErrorReply | CommandReply;
@@ -57,12 +62,16 @@ export class Sidecar {
   security?: () => Record<string, unknown>;
   /** Operators and their failed-authentication throttle (counts in `security`). */
   operators!: Operators;
+  readonly log: EventLog;
+  private stopLogWatch: () => void = () => {};
+  private floodLog = { loggedAt: -Infinity, unlogged: 0 };
 
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
     paths: DataPaths, private readonly unlock: () => Promise<void>, private readonly clock: () => number,
-    readonly failures: Containment, readonly quarantine: FileQuarantine, maxCyclesPerSec: number,
+    readonly failures: Containment, readonly quarantine: FileQuarantine, maxCyclesPerSec: number, log: EventLog,
   ) {
+    this.log = log;
     this.paths = paths;
     this.startedAt = clock();
     this.flood = new TokenBucket(maxCyclesPerSec, clock);
@@ -104,7 +113,11 @@ export class Sidecar {
       queries: {
         HEARTBEAT: () => sidecar!.heartbeat(),
         LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
-        GET_MODEL: (req) => sidecar!.getModel(req.version),
+        GET_MODEL: async (req) => {
+          const m = sidecar!.getModel(req.version);
+          return { model: { ...(m.model as Record<string, unknown>), layout: await modelLayout(registry, engine, req.version, req.revision) } };
+        },
+        EXPORT_MODEL: (req) => exportModel(registry, engine, req.version, req.revision),
         LIST_INCIDENTS: (req) => {
           const all = listIncidents(paths.failures);
           const limit = typeof req.limit === 'number' && req.limit > 0 ? Math.min(req.limit, 1000) : 50;
@@ -117,11 +130,12 @@ export class Sidecar {
         },
       },
     });
-    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000);
+    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000, o.log ?? SILENT_LOG);
     const s = sidecar;
     s.gateConfig = cconf.gate;
     s.operators = operators;
     s.alertConfig = fconf.alerts;
+    if (o.log) s.stopLogWatch = watchForLog({ engine, audit: opened.log, failuresDir: paths.failures, alerts: fconf.alerts }, o.log);
     for (const b of registry.broken) s.startupProblems.push(`model file ${b.file}: ${b.code} ${b.message}`);
 
     // The engine's view was set from the state by the control plane.
@@ -215,13 +229,27 @@ export class Sidecar {
   async handle(msg: unknown, bearer?: string, conn?: ConnInfo): Promise<Reply> {
     if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
     const m = msg as Record<string, unknown>;
-    if (typeof m.type === 'string') return this.control.handle(m, bearer, conn);
+    if (typeof m.type === 'string') return this.command(m, bearer, conn);
     if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
     if (m.type === undefined && m.state !== undefined) {
       if (!this.flood.take(1)) return this.floodReply();
       return this.engine.cycle(m); // a `state` that is not an object is E_BAD_STATE from the engine
     }
     return unknownMessage();
+  }
+
+  /** A command, logged (type, operator, status, code, audit_seq: never a credential or a token). */
+  private async command(m: Record<string, unknown>, bearer?: string, conn?: ConnInfo): Promise<Reply> {
+    const t0 = performance.now();
+    const reply = await this.control.handle(m, bearer, conn);
+    const code = (reply.error as { code?: unknown } | undefined)?.code;
+    this.log.command({
+      type: (m.type as string).slice(0, 64), operator_id: typeof m.operator_id === 'string' ? m.operator_id.slice(0, 128) : null,
+      status: reply.status, code: typeof code === 'string' ? code : null, audit_seq: typeof reply.audit_seq === 'number' ? reply.audit_seq : null,
+      step: reply.status === 'REQUIRED_CONFIRMATION' ? 'request' : m.confirmation_token !== undefined ? 'confirm' : null,
+      duration_ms: Math.round((performance.now() - t0) * 1000) / 1000,
+    });
+    return reply;
   }
 
   /** `{"cycles": [...]}`: every cycle answered, in order. */
@@ -234,6 +262,13 @@ export class Sidecar {
 
   private floodReply(): ErrorReply {
     this.shed++;
+    // One line when a flood starts, then one summary line per FLOOD_EVERY_MS at most.
+    this.floodLog.unlogged++;
+    const now = this.clock();
+    if (now - this.floodLog.loggedAt >= FLOOD_EVERY_MS) {
+      this.log.flood({ shed: this.floodLog.unlogged, shed_total: this.shed, limit_per_s: this.flood.rate, since_ms: Number.isFinite(this.floodLog.loggedAt) ? now - this.floodLog.loggedAt : 0 });
+      this.floodLog = { loggedAt: now, unlogged: 0 };
+    }
     this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
     return errorReply('E_FLOOD', `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down`);
   }
@@ -264,6 +299,7 @@ export class Sidecar {
     if (this.closed) return;
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.failures.stop();
+    this.stopLogWatch();
     await this.engine.drain();
     await this.control.settled();
     await this.failures.drain();

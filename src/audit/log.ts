@@ -41,6 +41,12 @@ export class AuditLog {
   private closed = false;
   /** Called when a write fails (disk full, I/O error). */
   onWriteError: (e: Error) => void = () => {};
+  /**
+   * Observers of every record once its fate is known: durable, or lost with a
+   * failed write (after onWriteError). The structured log is derived from them
+   * (mode changes, incidents): the audit is the one place every change passes.
+   */
+  private readonly observers: Array<(r: AuditRecord, durable: boolean) => void> = [];
 
   private constructor(readonly path: string, private fh: FileHandle, seq: number, head: string, private readonly clock: () => number) {
     this.seq = this.durableSeq = seq;
@@ -115,14 +121,27 @@ export class AuditLog {
         const err = new SidecarError('E_DISK', `audit write failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code });
         for (const p of rest) p.reject(err);
         this.onWriteError(err);
+        this.notify(rest.map((p) => p.record), false);
         break;
       }
       const last = batch[batch.length - 1].record;
       this.durableSeq = last.seq;
       this.durableHead = last.hash;
       for (const p of batch) p.resolve(p.record);
+      this.notify(batch.map((p) => p.record), true);
     }
     this.writing = false;
+  }
+
+  /** Adds an observer (see `observers`); it must not throw, and must not append synchronously. */
+  observe(fn: (r: AuditRecord, durable: boolean) => void): void {
+    this.observers.push(fn);
+  }
+
+  private notify(records: AuditRecord[], durable: boolean): void {
+    for (const fn of this.observers) for (const r of records) {
+      try { fn(r, durable); } catch { /* an observer's bug must not break the audit */ }
+    }
   }
 
   /** Waits for every pending append. */

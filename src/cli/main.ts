@@ -9,6 +9,7 @@ import { replayCommand, REPLAY_HELP } from './replay.js';
 import { quarantineCommand, QUARANTINE_HELP } from './quarantine.js';
 import { healthCommand, HEALTH_HELP } from './health.js';
 import { gateCommand, GATE_HELP } from './gate.js';
+import { modelCommand, MODEL_HELP } from './model.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
@@ -18,6 +19,7 @@ commands:
   heartbeat     print the server's HEARTBEAT
   health        the daily health checklist (PASS/WARN/FAIL per check)
   gate          the promotion gate's verdict on the evidence so far, and the watch
+  model         export VERSION | register FILE: move a model between sidecars
   loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
   replay FILE   replay an incident's failing cycle offline and compare the decision
   quarantine    ls | show ID: the blocked experiences of a data directory
@@ -32,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
-  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP, gate: GATE_HELP };
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP, gate: GATE_HELP, model: MODEL_HELP };
   if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
     case 'serve': return serve(rest);
@@ -43,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     case 'quarantine': return quarantineCommand(rest);
     case 'health': return healthCommand(rest);
     case 'gate': return gateCommand(rest);
+    case 'model': return modelCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);

@@ -6,6 +6,8 @@ import { SidecarError } from '../errors.js';
 import type { SidecarConfigInput } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
 import { parseArgs } from './args.js';
+import { createLog, type EventLog } from '../log.js';
+import { effectiveMode } from '../monitor/log-events.js';
 
 export const SERVE_HELP = `usage: shadowpath serve [options]
 
@@ -21,9 +23,15 @@ export const SERVE_HELP = `usage: shadowpath serve [options]
                       listen address (repeatable); other names are refused (E_HOST, 421)
   --insecure          listen beyond loopback without an operators file or without TLS
                       (refused otherwise); logged, audited and shown in HEARTBEAT
+  --log-level LEVEL   trace, debug, info (default), warn, error, fatal or silent
+  --log-pretty        human-readable log lines (needs the dev dependency pino-pretty)
 
 Beyond loopback (--host other than 127.0.0.1, ::1, localhost) the server needs
---operators and --tls-cert/--tls-key, or --insecure. See docs/SECURITY.md.`;
+--operators and --tls-cert/--tls-key, or --insecure. See docs/SECURITY.md.
+
+Logs are JSON lines on stdout (pino): start and stop, every command, every
+failure-mode change, every incident (with its path), alert transitions,
+kernel worker replacement, FLOOD. Nothing per cycle.`;
 
 export interface ServeArgs {
   dataDir: string;
@@ -35,6 +43,8 @@ export interface ServeArgs {
   tls?: { cert: Buffer; key: Buffer };
   allowedHosts: string[];
   insecure: boolean;
+  logLevel: string;
+  logPretty: boolean;
 }
 
 function readPem(flag: string, path: string): Buffer {
@@ -47,7 +57,7 @@ function readPem(flag: string, path: string): Buffer {
 
 export function serveArgs(argv: string[]): ServeArgs {
   const o = parseArgs(argv, { 'data-dir': 'string', host: 'string', 'tcp-port': 'number', 'http-port': 'number', config: 'string', operators: 'string',
-    'tls-cert': 'string', 'tls-key': 'string', 'allowed-host': 'strings', insecure: 'boolean' });
+    'tls-cert': 'string', 'tls-key': 'string', 'allowed-host': 'strings', insecure: 'boolean', 'log-level': 'string', 'log-pretty': 'boolean' });
   if ((o['tls-cert'] === undefined) !== (o['tls-key'] === undefined)) throw new SidecarError('E_CONFIG', '--tls-cert and --tls-key go together');
   let config: SidecarConfigInput | undefined;
   if (o.config) {
@@ -63,27 +73,28 @@ export function serveArgs(argv: string[]): ServeArgs {
     config, operatorsFile: o.operators as string | undefined,
     tls: o['tls-cert'] !== undefined ? { cert: readPem('tls-cert', o['tls-cert'] as string), key: readPem('tls-key', o['tls-key'] as string) } : undefined,
     allowedHosts: (o['allowed-host'] as string[] | undefined) ?? [], insecure: o.insecure === true,
+    logLevel: (o['log-level'] as string) ?? 'info', logPretty: o['log-pretty'] === true,
   };
 }
 
 /** Starts a server and resolves with it; SIGTERM/SIGINT close it cleanly. */
-export async function startFromArgs(a: ServeArgs): Promise<RunningServer> {
+export async function startFromArgs(a: ServeArgs, log?: EventLog): Promise<RunningServer> {
   // On a small machine, fewer libuv threads doing fsyncs contend less with
   // the cycle path (see README, "Benchmark"); a user's own setting wins.
   process.env.UV_THREADPOOL_SIZE ??= '2';
   const s = await startServer({ dataDir: a.dataDir, host: a.host, tcpPort: a.tcpPort, httpPort: a.httpPort, config: a.config, operatorsFile: a.operatorsFile,
-    tls: a.tls, allowedHosts: a.allowedHosts, insecure: a.insecure });
+    tls: a.tls, allowedHosts: a.allowedHosts, insecure: a.insecure, log });
   for (const w of s.exposure.warnings) console.error(`shadowpath: WARNING (--insecure): ${w}`);
   return s;
 }
 
-export function onSignals(close: () => Promise<void>): void {
+export function onSignals(close: (sig: string) => Promise<void>): void {
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
     stopping = true;
     console.error(`shadowpath: ${sig}: stopping (answering in-flight requests, flushing audit and state)`);
-    close().then(() => process.exit(0), (e: unknown) => { console.error(`shadowpath: shutdown failed: ${(e as Error).message}`); process.exit(1); });
+    close(sig).then(() => process.exit(0), (e: unknown) => { console.error(`shadowpath: shutdown failed: ${(e as Error).message}`); process.exit(1); });
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
@@ -91,10 +102,15 @@ export function onSignals(close: () => Promise<void>): void {
 
 export async function serve(argv: string[]): Promise<number> {
   const a = serveArgs(argv);
-  const s = await startFromArgs(a);
-  console.log(JSON.stringify({ event: 'listening', host: s.host, tcp_port: s.tcpPort, http_port: s.httpPort, data_dir: a.dataDir, pid: process.pid,
-    tls: s.exposure.tls, insecure: s.exposure.insecure, startup_problems: s.sidecar.startupProblems }));
-  onSignals(() => s.close());
+  const log = await createLog({ level: a.logLevel, pretty: a.logPretty });
+  const s = await startFromArgs(a, log);
+  log.start({ host: s.host, tcp_port: s.tcpPort, http_port: s.httpPort, data_dir: a.dataDir, failure_mode: effectiveMode(s.sidecar.engine),
+    tls: s.exposure.tls, insecure: s.exposure.insecure, startup_problems: s.sidecar.startupProblems });
+  onSignals(async (sig) => {
+    await s.close();
+    log.stop({ reason: sig, cycles: s.sidecar.engine.stats.cycles, uptime_s: Math.round((Date.now() - s.sidecar.startedAt) / 100) / 10 });
+    await log.flush();
+  });
   await new Promise(() => {}); // until a signal
   return 0;
 }

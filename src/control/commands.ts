@@ -33,6 +33,7 @@ import { transition, needsConfirmation, type Command, type Effect, type Lifecycl
 import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
 import { viewOf } from './view.js';
+import { checkLayout } from './model-io.js';
 import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
 
 export type CommandReply = Record<string, unknown> & { status: 'OK' | 'REQUIRED_CONFIRMATION' | 'REJECTED' | 'ERROR' };
@@ -279,6 +280,7 @@ export class ControlPlane {
 
   private async register(spec: RegisterSpec) {
     const e = this.d.engine;
+    checkLayout(spec.metadata, e); // weights made for another feature order or intents: E_MODEL_LAYOUT
     const shape: ModelShape = {
       arch: spec.architecture === 'mlp' ? ARCH_MLP : ARCH_LINEAR, d: e.schema.dim, k: e.intents.count,
       h: spec.architecture === 'mlp' ? spec.hidden : 0, activation: spec.activation === 'tanh' ? ACT_TANH : ACT_RELU,

@@ -30,6 +30,8 @@ export const REQUIRED_ROLE: Record<string, Role> = {
   REGISTER_MODEL: 'operator', SET_CANDIDATE_MODEL: 'operator', SET_CANARY_RATIO: 'operator', EMERGENCY_LOCKDOWN: 'operator',
   PROMOTE_CANDIDATE: 'admin', ROLLBACK_MODEL: 'admin', UNRELEASE_LOCKDOWN: 'admin', RESET_FAILURE_STATUS: 'admin',
   END_WATCH: 'admin',
+  // The weights themselves leave the sidecar: more than a viewer's look.
+  EXPORT_MODEL: 'operator',
 };
 
 export const OPERATOR_ID = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;

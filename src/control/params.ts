@@ -6,7 +6,7 @@ import type { Command } from './lifecycle.js';
 
 export const ENVELOPE_KEYS = new Set(['type', 'operator_id', 'confirmation_token', 'auth']);
 
-export const READ_ONLY = new Set(['HEARTBEAT', 'LIST_MODELS', 'GET_MODEL', 'LIST_INCIDENTS', 'VERIFY_AUDIT']);
+export const READ_ONLY = new Set(['HEARTBEAT', 'LIST_MODELS', 'GET_MODEL', 'LIST_INCIDENTS', 'VERIFY_AUDIT', 'EXPORT_MODEL']);
 export const MUTATING = new Set(['REGISTER_MODEL', 'SET_CANDIDATE_MODEL', 'SET_CANARY_RATIO', 'PROMOTE_CANDIDATE', 'ROLLBACK_MODEL',
   'EMERGENCY_LOCKDOWN', 'UNRELEASE_LOCKDOWN', 'RESET_FAILURE_STATUS', 'END_WATCH']);
 

@@ -70,7 +70,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   learning: { lr: 0.05, l2: 1e-5, iw_clip: 10, grad_clip: 10, safety_shaping: true },
   exploration: { epsilon: 0.05, temperature: 1, mode: 'epsilon-greedy', seed: 0x5eed },
   min_confidence: 0,
-  stale_after_s: 0,
+  stale_after_s: 2,
   pool_threads: 2,
   pool_steal_us: 250,
   max_batch: 256,

@@ -105,6 +105,20 @@ export class StateSchema {
     this.compiled = this.compile();
   }
 
+  /**
+   * The input layout a model sees, feature by feature in order: the value is
+   * clamped to [min, max] (null: unbounded) and multiplied by `scale`;
+   * booleans are 0/1, integers rounded. Models travel with it (GET_MODEL,
+   * EXPORT_MODEL) so that weights are never read against another layout.
+   */
+  featureLayout(): Array<{ name: string; type: FieldType; min: number | null; max: number | null; scale: number }> {
+    return Array.from(this.featIdx, (i, j) => {
+      const f = this.fields[i];
+      const bounded = (v: number) => (Number.isFinite(v) ? v : null);
+      return { name: f.name, type: f.type, min: f.type === 'b' ? 0 : bounded(this.lo[i]), max: f.type === 'b' ? 1 : bounded(this.hi[i]), scale: this.featScale[j] };
+    });
+  }
+
   /** Index of a field in `values`, or -1. */
   index(name: string): number {
     return this.byName.get(name) ?? -1;

@@ -74,6 +74,8 @@ export class KernelPool {
   private stealTimer: NodeJS.Timeout | undefined;
   private idleTicks = 0;
   private closed = false;
+  /** Called when a worker ended (crash, overrun) and a replacement is starting; for the log. */
+  onReplace: ((i: { lane: number; reason: string; restarts: number }) => void) | null = null;
 
   constructor(private readonly opts: PoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) {
@@ -240,6 +242,7 @@ export class KernelPool {
     if (this.closed) return;
     this.stats.restarts++;
     this.startLane(index);
+    this.onReplace?.({ lane: index, reason: why, restarts: this.stats.restarts });
   }
 
   private wakeReady(): void {

@@ -63,8 +63,14 @@ export interface ArenaOptions {
   crowdShare?: number;
   /** Agent ids are prefix + index (default "arena-<seed>-"): two arenas on one sidecar do not share streams. */
   idPrefix?: string;
-  /** Timestamp (s) of the first state; later states advance 0.05 s a step. Default: now, so a later run never goes back in time. */
-  startTime?: number;
+  /**
+   * The clock states are stamped with (seconds). Default: the wall clock, as a
+   * real agent's would be: the sidecar rejects a state older than
+   * engine.stale_after_s (2 s by default), so a simulated clock that drifted
+   * from the host's would make every cycle stale. Stamps never go back, even
+   * if the clock does.
+   */
+  clock?: () => number;
 }
 
 export interface ArenaTotals {
@@ -80,11 +86,16 @@ export class Arena {
   readonly agents: Agent[];
   readonly totals: ArenaTotals = { steps: 0, deaths: 0, violations: 0, episodes: 0 };
   private draws = 0;
-  private clock: number;
+  private lastStamp = -Infinity;
 
   constructor(private readonly o: ArenaOptions) {
-    this.clock = o.startTime ?? Date.now() / 1000;
     this.agents = Array.from({ length: o.agents }, (_, i) => this.spawn(`${o.idPrefix ?? `arena-${o.seed}-`}${i}`, 0));
+  }
+
+  private stamp(): number {
+    const now = this.o.clock ? this.o.clock() : Date.now() / 1000;
+    this.lastStamp = Math.max(this.lastStamp, now);
+    return this.lastStamp;
   }
 
   private rand(): number {
@@ -113,14 +124,13 @@ export class Arena {
       health: round(a.health), energy: round(a.energy), target_distance: round(a.dist), target_yaw: round(a.yaw), target_pitch: 0,
       target_height: a.kind === 'strong' ? 6 + 3 * (a.episode % 2) : a.kind === 'weak' ? 1.5 : a.kind === 'stalker' ? 10 : 0,
       is_colliding: a.colliding, is_on_ground: true, is_floor_ahead: !ledge, fall_distance_ahead: ledge ? round(a.fall) : 0,
-      attack_cooldown: round(a.cooldown), selected_slot: a.episode % 9, timestamp: this.clock,
+      attack_cooldown: round(a.cooldown), selected_slot: a.episode % 9, timestamp: this.stamp(),
     };
   }
 
   /** Applies an intent; returns the result and whether the episode ended (the agent respawns). */
   step(a: Agent, intent: string): { result: ArenaResult; ended: boolean } {
     this.totals.steps++;
-    this.clock += 0.05;
     let dealt = 0, received = 0, wasted = false, violation = false, blocked = false;
     const ledge = a.kind === 'ledge' && a.dist < 6;
     switch (intent) {

@@ -18,7 +18,8 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = { maxRequestBytes: 1 << 20, maxDepth: 32 };
 
-export type Decoded = { ok: true; value: unknown } | { ok: false; code: ErrorCode; message: string };
+/** `bare`: a JSON object that arrived without its newline (a client of the original runbook system, see tcp.ts). */
+export type Decoded = { ok: true; value: unknown; bare?: boolean } | { ok: false; code: ErrorCode; message: string };
 
 /** Deepest nesting of a JSON text, scanning outside strings; stops early past `limit`. */
 export function jsonDepth(text: string, limit: number): number {
@@ -101,11 +102,18 @@ export class JsonLineDecoder {
         const t = this.buf.trimEnd();
         if (t.endsWith('}') && t.trimStart().startsWith('{')) {
           const r = parseJsonRequest(t, this.limits);
-          if (r.ok) { this.buf = ''; out.push(r); }
+          if (r.ok) { this.buf = ''; out.push({ ...r, bare: true }); }
         }
       }
     }
     return out;
+  }
+
+  /** The peer will send nothing more: bytes left over are a last request, or an error reply. */
+  finish(): Decoded[] {
+    const t = (this.buf + this.utf8.end()).trim();
+    this.buf = '';
+    return t === '' ? [] : [parseJsonRequest(t, this.limits)];
   }
 }
 

@@ -2,6 +2,14 @@
 // (docs/PROTOCOL.md §1), pipelined: many requests in flight on a connection,
 // replies written in request order.
 //
+// Drop-in for the runbook's original clients: the server it was written for
+// answered one request per connection and closed it, and some of its clients
+// read until the server closes. So a connection whose FIRST request is a bare
+// JSON object (no newline after it) is answered and then ended. Any byte the
+// client sends before that reply leaves (a late newline, a second request)
+// shows it is a streaming client, and the connection stays open. NDJSON and
+// binary connections always stay open.
+//
 // Backpressure: a connection stops being read while it has more than
 // `maxInFlight` requests unanswered, or while its unsent replies exceed the
 // socket's high-water mark (a client that does not read). So a client cannot
@@ -53,6 +61,12 @@ interface Conn {
   paused: boolean;
   /** Requests decoded but not yet dispatched (the rest of a chunk past maxInFlight). */
   backlog: Decoded[];
+  /** Requests dispatched on this connection so far. */
+  served: number;
+  /** The first request was a bare JSON object: end the connection after its reply (see the top). */
+  oneShot: boolean;
+  /** The peer shut down its sending side: end ours once every request is answered. */
+  peerEnded: boolean;
 }
 
 export class TcpServer {
@@ -64,9 +78,12 @@ export class TcpServer {
   constructor(private readonly opts: TcpOptions, private readonly handler: Handler) {
     // A TLS connection is accepted once its handshake is done; a client that
     // speaks plain text to a TLS port fails the handshake and is dropped.
+    // allowHalfOpen: a client that shuts down its sending side after its
+    // request (as clients of one-request-per-connection servers do) still
+    // gets its replies; the connection is ended once they are written.
     this.server = opts.tls
-      ? tls.createServer({ ...opts.tls, noDelay: true }, (s) => this.accept(s))
-      : net.createServer({ noDelay: true }, (s) => this.accept(s));
+      ? tls.createServer({ ...opts.tls, noDelay: true, allowHalfOpen: true }, (s) => this.accept(s))
+      : net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => this.accept(s));
   }
 
   listen(): Promise<number> {
@@ -93,16 +110,18 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, peerEnded: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
+    socket.on('end', () => this.onEnd(c));
     socket.on('error', () => { /* reset by peer: 'close' follows */ });
     socket.on('close', () => this.conns.delete(c));
   }
 
   private onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
+    c.oneShot = false; // more bytes before the reply: a streaming client after all
     if (c.mode === 'unknown') {
       const head = c.pending ? Buffer.concat([c.pending, chunk]) : chunk;
       if (head[0] === BINARY_PREFACE[0]) {
@@ -123,6 +142,23 @@ export class TcpServer {
     }
     c.backlog.push(...(c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk)));
     this.drainBacklog(c);
+  }
+
+  /** The peer sent FIN: answer what it sent (a last request may lack its newline), then end. */
+  private onEnd(c: Conn): void {
+    c.peerEnded = true;
+    if (!c.closing && c.mode !== 'binary') {
+      c.backlog.push(...c.json.finish());
+      this.drainBacklog(c);
+    }
+    this.endIfDone(c);
+  }
+
+  private endIfDone(c: Conn): void {
+    if (c.peerEnded && !c.closing && c.queue.length === 0 && c.backlog.length === 0) {
+      c.closing = true;
+      c.socket.destroySoon();
+    }
   }
 
   /** Dispatches decoded requests while under maxInFlight; otherwise stops reading the socket. */
@@ -148,6 +184,8 @@ export class TcpServer {
       return;
     }
     this.stats.requests++;
+    if (r.bare && c.served === 0 && c.mode === 'json') c.oneShot = true;
+    c.served++;
     this.handler(r.value, c.info).then((reply) => this.fill(c, slot, reply), (e: unknown) =>
       this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
@@ -160,10 +198,14 @@ export class TcpServer {
       const s = c.queue.shift()!;
       if (!c.socket.destroyed) c.socket.write(s.out!);
     }
+    // A one-shot client (a bare first request) has its answer: end, as the
+    // runbook's original server did.
+    if (c.oneShot && c.queue.length === 0 && c.backlog.length === 0) { c.closing = true; c.socket.pause(); }
     // Closing after an error: end our side once the replies are flushed, and
     // destroy then. A plain end() on a paused socket would never see the
     // peer's FIN, and the half-open connection would count against the limit.
     if (c.closing && c.queue.length === 0) c.socket.destroySoon();
+    else if (c.peerEnded && c.queue.length === 0 && c.backlog.length === 0) this.endIfDone(c);
     else if (c.socket.writableLength >= c.socket.writableHighWaterMark) {
       // The client is not reading its replies: stop reading its requests.
       if (!c.paused) { c.paused = true; c.socket.pause(); }

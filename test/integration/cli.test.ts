@@ -95,7 +95,8 @@ describe('incident investigation and the health checklist, end to end', () => {
     const now = Date.now() / 1000;
     let last = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now } });
     for (let i = 1; i <= 200; i++) last = await c.request({ agent_id: 'bot-1', state: { health: 1, target_distance: 50, timestamp: now + i * 0.05 }, intent_taken: i === 7 ? 'FLY' : last.intent, result: { outcomes: { is_alive: true } } });
-    const fault = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now - 10 } });
+    // Back in time (before the last state, now + 10 s) but not stale: the wall clock now.
+    const fault = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: Date.now() / 1000 } });
     expect(fault).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
     await new Promise((r) => setTimeout(r, 300));
     const hb = await c.request({ type: 'HEARTBEAT' });

@@ -96,13 +96,26 @@ describe('failure modes', () => {
     await checkIncident(s, dir, 'WORKER_CRASH');
   });
 
-  it('STALE_STATE: that cycle STOPs, an incident; replays', async () => {
-    const { s, dir } = await fresh({ config: { engine: { stale_after_s: 2 } } });
+  it('STALE_STATE (on by default: 2 s): that cycle STOPs, an incident; replays', async () => {
+    const { s, dir } = await fresh();
     await withModels(s);
-    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: Date.now() / 1000 - 60 } })).toMatchObject({ intent: 'STOP', fallback_reason: 'STALE_STATE_DETECTED' });
+    expect(s.engine.config.stale_after_s).toBe(2);
+    const fresh1 = await s.handle({ agent_id: 'b', state: { ...STATE, timestamp: Date.now() / 1000 - 0.5 } });
+    expect(fresh1).toMatchObject({ status: 'OK', fallback_reason: null });
+    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: Date.now() / 1000 - 5 } }))
+      .toMatchObject({ status: 'OK', intent: 'STOP', policy_source: 'DISASTER_FALLBACK', fallback_reason: 'STALE_STATE_DETECTED' });
     await settle(s);
-    expect((await hb(s)).failure_status.mode).toBe('NORMAL');
+    expect((await hb(s)).failure_status).toMatchObject({ mode: 'NORMAL', incident_count: 1, last_failure: { type: 'STALE_STATE' } });
     await checkIncident(s, dir, 'STALE_STATE');
+  });
+
+  it('stale_after_s: 0 turns the staleness check off', async () => {
+    const { s } = await fresh({ config: { engine: { stale_after_s: 0 } } });
+    await withModels(s);
+    const r = await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: Date.now() / 1000 - 60 } });
+    expect(r).toMatchObject({ status: 'OK', fallback_reason: null });
+    await settle(s);
+    expect((await hb(s)).failure_status).toMatchObject({ mode: 'NORMAL', incident_count: 0 });
   });
 
   it('TIME_INTEGRITY_VIOLATION: TEMPORAL_LOCK (every cycle STOP, learning paused) until a two-step reset; replays', async () => {
@@ -110,7 +123,8 @@ describe('failure modes', () => {
     await withModels(s);
     const now = Date.now() / 1000;
     await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: now } });
-    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: now - 5 } })).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
+    // Back by 1 s: not yet stale (2 s), so it is the time going back that is caught.
+    expect(await s.handle({ agent_id: 'a', state: { ...STATE, timestamp: now - 1 } })).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
     await settle(s);
     expect((await hb(s)).failure_status.mode).toBe('TEMPORAL_LOCK');
     const updates = s.engine.stats.learningUpdates;

@@ -81,12 +81,12 @@ describe.each(['tcp', 'binary', 'http'] as const)('order of effect on one connec
     expect(cycle).toMatchObject({ status: 'OK', intent: 'STOP', policy_source: 'LOCKDOWN', failure_mode: 'LOCKDOWN' });
   });
 
-  it('a cycle whose timestamp goes back, then HEARTBEAT: the reply, the heartbeat and the incident agree', async () => {
+  it('a cycle whose timestamp goes back (1 s), then HEARTBEAT: the reply, the heartbeat and the incident agree', async () => {
     const { pipe, dir } = await fresh(kind);
     const now = Date.now() / 1000;
     const [first, back, hb] = await pipe([
       { agent_id: 'bot-7', state: { health: 1, timestamp: now } },
-      { agent_id: 'bot-7', state: { health: 1, timestamp: now - 60 } },
+      { agent_id: 'bot-7', state: { health: 1, timestamp: now - 1 } }, // back in time, not stale (staleness is 2 s by default)
       { type: 'HEARTBEAT' },
     ]);
     expect(first).toMatchObject({ status: 'OK', failure_mode: 'NORMAL' });

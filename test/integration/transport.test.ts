@@ -46,20 +46,55 @@ describe('TCP, newline-delimited JSON', () => {
     expect(rs.every((r) => r.status === 'OK')).toBe(true);
   });
 
-  it('takes one bare JSON object with no newline, and keeps the connection open', async () => {
+  it("answers a first request that is a bare JSON object (no newline), then ends the connection: the runbook's clients read to EOF", async () => {
+    const s = await up();
+    for (const req of [{ agent_id: 'bare', state: STATE }, { type: 'HEARTBEAT' }]) {
+      const { text, closed } = await rawExchange(s.tcpPort!, JSON.stringify(req));
+      expect(closed).toBe(true);
+      const lines = text.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({ status: 'OK' });
+    }
+    expect(s.tcp!.stats.badFrames).toBe(0);
+  });
+
+  it.each([
+    ['a bare request', JSON.stringify({ type: 'HEARTBEAT' }), ['OK']],
+    ['NDJSON lines, the last without its newline', [1, 2, 3].map((i) => JSON.stringify({ agent_id: `h${i}`, state: STATE })).join('\n'), ['OK', 'OK', 'OK']],
+    ['an incomplete request', '{"type": "HEART', ['ERROR']],
+  ])('answers a client that shuts down its sending side after %s, then ends the connection', async (_, bytes, statuses) => {
+    const s = await up();
+    const { text, closed } = await new Promise<{ text: string; closed: boolean }>((resolve) => {
+      const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! }, () => sock.end(bytes)); // write, then FIN
+      let t = '';
+      sock.on('data', (d) => { t += d.toString(); });
+      const timer = setTimeout(() => { sock.destroy(); resolve({ text: t, closed: false }); }, 3000);
+      sock.on('close', () => { clearTimeout(timer); resolve({ text: t, closed: true }); });
+      sock.on('error', () => {});
+    });
+    expect(closed).toBe(true);
+    expect(text.split('\n').filter(Boolean).map((l) => JSON.parse(l).status)).toEqual(statuses);
+  });
+
+  it('keeps NDJSON connections open, also when a later request comes without its newline', async () => {
     const s = await up();
     const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! });
     cleanups.push(() => { sock.destroy(); });
+    let closed = false;
+    sock.on('close', () => { closed = true; });
     const lines: string[] = [];
     sock.on('data', (d) => lines.push(...d.toString().split('\n').filter(Boolean)));
     await new Promise((r) => sock.on('connect', r));
-    sock.write(JSON.stringify({ agent_id: 'bare', state: STATE }));
-    await new Promise((r) => setTimeout(r, 300));
-    sock.write(JSON.stringify({ type: 'HEARTBEAT' }));
-    await new Promise((r) => setTimeout(r, 300));
-    expect(lines.length).toBe(2);
-    expect(JSON.parse(lines[0])).toMatchObject({ status: 'OK', agent_id: 'bare' });
-    expect(JSON.parse(lines[1])).toMatchObject({ status: 'OK', type: 'HEARTBEAT' });
+    const until = async (n: number) => { for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 20)); };
+    sock.write(JSON.stringify({ agent_id: 'nl', state: STATE }) + '\n');
+    await until(1);
+    sock.write(JSON.stringify({ agent_id: 'nl', state: STATE })); // bare, but not the first request
+    await until(2);
+    sock.write(JSON.stringify({ type: 'HEARTBEAT' }) + '\n');
+    await until(3);
+    expect(lines.map((l) => JSON.parse(l).status)).toEqual(['OK', 'OK', 'OK']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(closed).toBe(false);
   });
 
   it.each([

@@ -35,7 +35,7 @@ describe('error codes', () => {
   it('map statuses to HTTP consistently, and errorReply() takes both from the registry', () => {
     for (const c of codes) {
       const { status, http } = ERROR_CODES[c];
-      if (status === 'ERROR') expect([400, 404, 413, 415, 421, 500]).toContain(http);
+      if (status === 'ERROR') expect([400, 404, 413, 415, 421, 500, 503, 504]).toContain(http);
       else expect([403, 409, 421, 429, 503]).toContain(http);
       expect(errorReply(c, 'm')).toEqual({ status, error: { code: c, message: 'm' } });
     }

@@ -1,0 +1,126 @@
+// The TypeScript client (the package's public entry) against a real server
+// on loopback: cycles over lines and frames, pipelining, the two-step flow,
+// HEARTBEAT, and reconnection with backoff across a server restart.
+import { describe, it, expect, afterEach } from 'vitest';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpDir } from '../helpers/tmp.js';
+import { server } from '../helpers/server.js';
+import { ShadowpathClient, ShadowpathClientError } from '../../src/client/index.js';
+import { ERROR_CODES } from '../../src/errors.js';
+import type { RunningServer } from '../../src/server.js';
+
+let cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+async function up(dir?: string, extra = {}): Promise<{ s: RunningServer; dir: string }> {
+  let d = dir;
+  if (!d) { const t = tmpDir(); cleanups.push(t.cleanup); d = t.dir; }
+  const s = await server(d, extra);
+  cleanups.push(() => s.close());
+  return { s, dir: d };
+}
+async function client(port: number, o: Parameters<typeof ShadowpathClient.connect>[0] = {}): Promise<ShadowpathClient> {
+  const c = await ShadowpathClient.connect({ port, operatorId: 'Op-01', ...o });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+describe('ShadowpathClient', () => {
+  it.each(['json', 'binary'] as const)('pipelines cycles over %s and answers them in order', async (transport) => {
+    const { s } = await up();
+    const c = await client(s.tcpPort!, { transport });
+    const rs = await Promise.all(Array.from({ length: 200 }, (_, i) => c.cycle({ agent_id: `a${i % 9}`, state: { health: 1, target_distance: i % 50, timestamp: Date.now() / 1000 } })));
+    expect(rs.every((r) => r.status === 'OK')).toBe(true);
+    const ids = rs.map((r) => (r as { cycle_id: number }).cycle_id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(200);
+    expect(c.pending).toBe(0);
+  });
+
+  it('runs the two-step flow: returns the token reply without confirm, confirms with confirm', async () => {
+    const { s } = await up();
+    const c = await client(s.tcpPort!);
+    expect(await c.command('EMERGENCY_LOCKDOWN', { reason: 'drill' })).toMatchObject({ status: 'OK' });
+    const first = await c.command('UNRELEASE_LOCKDOWN');
+    expect(first).toMatchObject({ status: 'REQUIRED_CONFIRMATION', confirmation_token: expect.any(String) });
+    let shown = '';
+    const declined = await c.command('UNRELEASE_LOCKDOWN', {}, { confirm: (r) => { shown = String(r.summary); return false; } });
+    expect(declined.status).toBe('REQUIRED_CONFIRMATION');
+    expect(shown).toContain('release the lockdown');
+    expect(((await c.heartbeat()) as any).lockdown.active).toBe(true);
+    expect(await c.command('UNRELEASE_LOCKDOWN', {}, { confirm: true })).toMatchObject({ status: 'OK', audit_seq: expect.any(Number) });
+    const hb = await c.heartbeat();
+    expect(hb).toMatchObject({ status: 'OK', type: 'HEARTBEAT', lockdown: { active: false } });
+  });
+
+  it('reconnects with backoff after the server restarts; a request made while disconnected waits and goes after', async () => {
+    const first = await up();
+    const port = first.s.tcpPort!;
+    const c = await client(port, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    const events: string[] = [];
+    c.on('disconnect', () => events.push('disconnect'));
+    c.on('reconnecting', () => events.push('reconnecting'));
+    c.on('connect', () => events.push('connect'));
+    expect(await c.cycle({ agent_id: 'r', state: { health: 1 } })).toMatchObject({ status: 'OK' });
+    await first.s.close();
+    for (let i = 0; i < 100 && c.connected; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(c.connected).toBe(false);
+    // Made while disconnected: queued, sent once the server is back.
+    const waiting = c.cycle({ agent_id: 'r', state: { health: 1 } });
+    await new Promise((r) => setTimeout(r, 300));
+    const second = await server(first.dir, { tcpPort: port });
+    cleanups.push(() => second.close());
+    expect(await waiting).toMatchObject({ status: 'OK', agent_id: 'r' });
+    expect(c.connections).toBe(2);
+    expect(events.slice(0, 2)).toEqual(['disconnect', 'reconnecting']);
+    expect(events.at(-1)).toBe('connect');
+    expect(Object.keys(ERROR_CODES)).toEqual(expect.arrayContaining(['E_CONNECTION_LOST', 'E_REQUEST_TIMEOUT', 'E_CLIENT_CLOSED']));
+  });
+
+  it('times out a request that gets no reply (E_REQUEST_TIMEOUT), rejects after close (E_CLIENT_CLOSED) and when the connection drops mid-request (E_CONNECTION_LOST)', async () => {
+    const net = await import('node:net');
+    const socks: Array<import('node:net').Socket> = [];
+    const silent = net.createServer((sock) => { socks.push(sock); sock.on('data', () => {}); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => silent.close(() => r())));
+    const port = (silent.address() as { port: number }).port;
+    const c = await client(port, { requestTimeoutMs: 200, reconnect: { enabled: false } });
+    await expect(c.heartbeat()).rejects.toMatchObject({ code: 'E_REQUEST_TIMEOUT' });
+    await c.close();
+    await expect(c.heartbeat()).rejects.toMatchObject({ code: 'E_CLIENT_CLOSED' });
+    await expect(ShadowpathClient.connect({ port: 1, connectTimeoutMs: 300 })).rejects.toMatchObject({ code: 'E_CONNECTION_LOST' });
+    // Written, then the connection drops before the reply: rejected, not re-sent.
+    const c2 = await client(port, { reconnect: { initialDelayMs: 1000 } });
+    const inflight = c2.cycle({ state: { health: 1 } });
+    for (let i = 0; i < 100 && socks.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    socks[1].destroy();
+    const err = await inflight.then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ShadowpathClientError);
+    expect(err).toMatchObject({ code: 'E_CONNECTION_LOST' });
+  });
+
+  it("is the package's entry: import { ShadowpathClient } from 'shadowpath', with types", async () => {
+    const { s } = await up();
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    // A script inside the package resolves 'shadowpath' through package.json "exports" (self-reference), as a user's would through node_modules.
+    const script = join(ROOT, `.client-entry-${process.pid}.mjs`);
+    writeFileSync(script, `import { ShadowpathClient } from 'shadowpath';
+const c = await ShadowpathClient.connect({ port: ${s.tcpPort} });
+const r = await c.cycle({ agent_id: 'pkg', state: { health: 1 } });
+const hb = await c.heartbeat();
+console.log(JSON.stringify({ status: r.status, intent: r.intent, hb: hb.status }));
+await c.close();
+`);
+    cleanups.push(async () => { (await import('node:fs')).rmSync(script, { force: true }); });
+    const out = await new Promise<string>((resolve, reject) => execFile(process.execPath, [script], { cwd: t.dir, timeout: 20_000 }, (e, so, se) => (e ? reject(new Error(se)) : resolve(so))));
+    expect(JSON.parse(out)).toMatchObject({ status: 'OK', intent: expect.any(String), hb: 'OK' });
+    const pkg = JSON.parse((await import('node:fs')).readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.exports['.']).toEqual({ types: './dist/src/client/index.d.ts', default: './dist/src/client/index.js' });
+    expect((await import('node:fs')).existsSync(join(ROOT, pkg.exports['.'].types))).toBe(true);
+  });
+});
