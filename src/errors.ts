@@ -58,6 +58,8 @@ export const ERROR_CODES = {
   E_SHUTTING_DOWN: { status: 'REJECTED', http: 503, what: 'the server is shutting down and takes no new requests' },
   E_FLOOD: { status: 'REJECTED', http: 429, what: 'the cycle rate is over the configured limit (max_cycles_per_s): the cycle was shed' },
   E_OVERLOADED: { status: 'REJECTED', http: 409, what: 'the engine queue is full; the cycle was shed' },
+  E_NO_DATA_DIR: { status: 'ERROR', http: 400, what: 'an offline command (audit verify, quarantine) was given a data directory that does not exist or is not a shadowpath one (no audit/audit.log)' },
+  E_NO_INCIDENT: { status: 'ERROR', http: 400, what: 'replay: no incident report at that path, or its state snapshot file is missing' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,4 +1,4 @@
-import { TcpClient } from '../transport/client.js';
+import { TcpClient, HttpClient } from '../transport/client.js';
 import { SidecarError } from '../errors.js';
 
 /** Where a client subcommand finds the server. */
@@ -6,13 +6,47 @@ export const CLIENT_OPTIONS = { host: 'string', 'tcp-port': 'number', 'http-port
 
 export const CLIENT_HELP = `  --host HOST         server address (default 127.0.0.1)
   --tcp-port N        server TCP port (default 5001)
-  --http-port N       server HTTP port (default 8080)`;
+  --http-port N       speak HTTP to this port (POST /v1/command) instead of TCP`;
 
-export async function connect(o: Record<string, unknown>): Promise<TcpClient> {
-  const host = (o.host as string) ?? '127.0.0.1', port = (o['tcp-port'] as number) ?? 5001;
-  try {
-    return await TcpClient.connect(host, port);
-  } catch (e) {
-    throw new SidecarError('E_CONFIG', `cannot reach shadowpath at ${host}:${port} (${(e as Error).message}); is \`shadowpath serve\` running?`);
+/** One server, over TCP (JSON lines) or HTTP; the CLI's commands do not care which. */
+export interface CliClient {
+  request(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
+  close(): void;
+  /** The flags that reach this server again (`--http-port 8081`), for a command printed for another operator. */
+  readonly flags: string[];
+}
+
+function unreachable(host: string, port: number, what: string, e: unknown): SidecarError {
+  return new SidecarError('E_CONFIG', `cannot reach shadowpath at ${host}:${port} over ${what} (${(e as Error).message}); is \`shadowpath serve\` running?`);
+}
+
+/**
+ * Connects as the options say: `--http-port N` speaks HTTP to N, otherwise
+ * TCP to `--tcp-port` (default 5001). Both at once would be ambiguous about
+ * which one the user meant, so that is an error.
+ */
+export async function connect(o: Record<string, unknown>): Promise<CliClient> {
+  const host = (o.host as string) ?? '127.0.0.1';
+  const flags = o.host !== undefined ? ['--host', host] : [];
+  if (o['http-port'] !== undefined) {
+    if (o['tcp-port'] !== undefined) throw new SidecarError('E_CONFIG', 'give --tcp-port or --http-port, not both');
+    const port = o['http-port'] as number;
+    const h = new HttpClient(host, port, 1);
+    return {
+      flags: [...flags, '--http-port', String(port)],
+      request: async (cmd) => {
+        // The secret travels in the body (`auth`), as over TCP; the server takes either.
+        try { return (await h.command(cmd)).body; } catch (e) { throw unreachable(host, port, 'HTTP', e); }
+      },
+      close: () => h.close(),
+    };
   }
+  const port = (o['tcp-port'] as number) ?? 5001;
+  let c: TcpClient;
+  try {
+    c = await TcpClient.connect(host, port);
+  } catch (e) {
+    throw unreachable(host, port, 'TCP', e);
+  }
+  return { flags: [...flags, ...(o['tcp-port'] !== undefined ? ['--tcp-port', String(port)] : [])], request: (cmd) => c.request(cmd), close: () => c.close() };
 }

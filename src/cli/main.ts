@@ -8,6 +8,7 @@ import { loadgenCommand, LOADGEN_HELP } from './loadgen.js';
 import { replayCommand, REPLAY_HELP } from './replay.js';
 import { quarantineCommand, QUARANTINE_HELP } from './quarantine.js';
 import { healthCommand, HEALTH_HELP } from './health.js';
+import { operatorsCommand, OPERATORS_HELP } from './operators.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
@@ -19,8 +20,10 @@ commands:
   loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
   replay FILE   replay an incident's failing cycle offline and compare the decision
   quarantine    ls | show ID: the blocked experiences of a data directory
-  demo          run the engine in-process against synthetic agents, with a live status line
+  demo          serve a data directory (TCP and HTTP) and drive it with arena agents over TCP,
+                walking the shadow path to a promoted model, with a live status line
   audit verify  verify a data directory's audit chain offline
+  operators     add ID --role R: add an operator (hashed secret) to an operators file
 
 Run \`shadowpath <command> --help\` for a command's options.`;
 
@@ -30,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
-  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP };
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP, operators: OPERATORS_HELP };
   if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
     case 'serve': return serve(rest);
@@ -40,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     case 'replay': return replayCommand(rest);
     case 'quarantine': return quarantineCommand(rest);
     case 'health': return healthCommand(rest);
+    case 'operators': return operatorsCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);

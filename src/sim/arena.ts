@@ -59,6 +59,17 @@ export interface ArenaOptions {
   idPrefix?: string;
   /** Timestamp (s) of the first state; later states advance 0.05 s a step. Default: now, so a later run never goes back in time. */
   startTime?: number;
+  /**
+   * Timestamps from this process's monotonic wall clock instead of the
+   * simulated 0.05 s a step. The simulated clock runs ahead of real time as
+   * fast as the arena steps (2,000 steps/s: 100 s per second), so a later run
+   * that reuses an agent id would start behind the id's last timestamp: a
+   * TIME_INTEGRITY_VIOLATION at the server. The wall clock never runs ahead,
+   * so no later run goes back for any id (unless the system clock is set
+   * back). The load generator and the demo use it; experiments keep the
+   * deterministic simulated clock.
+   */
+  wallClock?: boolean;
 }
 
 export interface ArenaTotals {
@@ -106,7 +117,8 @@ export class Arena {
       health: round(a.health), energy: round(a.energy), target_distance: round(a.dist), target_yaw: round(a.yaw), target_pitch: 0,
       target_height: a.kind === 'strong' ? 6 + 3 * (a.episode % 2) : a.kind === 'weak' ? 1.5 : 0,
       is_colliding: a.colliding, is_on_ground: true, is_floor_ahead: !ledge, fall_distance_ahead: ledge ? round(a.fall) : 0,
-      attack_cooldown: round(a.cooldown), selected_slot: a.episode % 9, timestamp: this.clock,
+      attack_cooldown: round(a.cooldown), selected_slot: a.episode % 9,
+      timestamp: this.o.wallClock ? (performance.timeOrigin + performance.now()) / 1000 : this.clock,
     };
   }
 
