@@ -16,12 +16,23 @@ export type Send = (cmd: Record<string, unknown>) => Promise<Record<string, unkn
 
 export interface WalkOptions {
   send: Send;
+  /** The first version to walk; a successor (next version number) follows one that fails its watch. */
   version: string;
   operator: string;
   /** REGISTER_MODEL metadata besides the version. */
   metadata?: Record<string, unknown>;
   /** The canary step: this ratio is set before promotion is asked for (0: no canary step). */
   canaryRatio?: number;
+  /**
+   * The watch after a promotion: once the monitoring window holds only the
+   * promoted model's decisions, its served survival must be above and its
+   * violation rate below these (the daily checklist's bars), or the walk
+   * trains a successor in shadow and promotes that. Without it, the walk ends
+   * as soon as the model serves.
+   */
+  watch?: { survival: number; violations: number };
+  /** Versions walked at most (default 3). */
+  maxVersions?: number;
   /** Between two PROMOTE_CANDIDATE asks and two HEARTBEAT polls (default 1000 ms). */
   everyMs?: number;
   signal: AbortSignal;
@@ -29,9 +40,11 @@ export interface WalkOptions {
 }
 
 export interface WalkResult {
-  /** serving: HEARTBEAT showed the model active in NORMAL mode; stopped: the signal came first; failed: a step was refused for good. */
+  /** serving: HEARTBEAT showed the model active in NORMAL mode (and it passed the watch); stopped: the signal came first; failed: a step was refused for good. */
   outcome: 'serving' | 'stopped' | 'failed';
-  /** PROMOTE_CANDIDATE asks (step one) sent. */
+  /** The version walked last (the one serving when outcome is serving). */
+  version: string;
+  /** PROMOTE_CANDIDATE asks (step one) sent, over all versions. */
   asks: number;
   revision?: number;
   message?: string;
@@ -55,50 +68,100 @@ export function briefly(r: Reply): string {
   return `${r.error?.code ?? r.status}: ${first.length > 140 ? first.slice(0, 137) + '...' : first}`;
 }
 
+/** M-Demo-V1 → M-Demo-V2; a version without a trailing number gets "-2". */
+export function nextVersion(v: string): string {
+  const m = /^(.*?)(\d+)$/.exec(v);
+  return m ? `${m[1]}${Number(m[2]) + 1}` : `${v}-2`;
+}
+
 export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
+  let version = o.version, from: string | undefined;
+  let asks = 0;
+  const max = o.maxVersions ?? 3;
+  for (let n = 1; ; n++) {
+    const r = await walkOne(o, version, from, () => ++asks);
+    if (r !== 'watch-failed') return { ...r, asks };
+    if (n >= max) return { outcome: 'failed', version, asks, message: `${n} version(s) promoted, none passed the watch` };
+    from = version;
+    version = nextVersion(version);
+    o.log(`training a successor, ${version}, from ${from}'s weights, in shadow while ${from} serves`);
+  }
+}
+
+/** One version along the path; `from`: a successor starts from its predecessor's weights (REGISTER_MODEL init: {from}). */
+async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> {
   const every = o.everyMs ?? 1000;
   const op = { operator_id: o.operator };
   const hb = async (): Promise<Reply> => o.send({ type: 'HEARTBEAT' });
-  let asks = 0;
 
-  /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason). */
-  const awaitServing = async (revision?: number): Promise<WalkResult> => {
+  /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason); then the watch. */
+  const awaitServing = async (revision?: number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> => {
     let said = '';
     while (!o.signal.aborted) {
       const h = await hb();
       const mode = String(h.failure_status?.mode);
-      if (h.active_model === o.version && mode === 'NORMAL') {
-        o.log(`${o.version} (revision ${String(h.active_revision)}) is active and the mode is NORMAL: it now serves`);
-        return { outcome: 'serving', asks, revision: h.active_revision ?? revision };
+      if (h.active_model === version && mode === 'NORMAL') {
+        o.log(`${version} (revision ${String(h.active_revision)}) is active and the mode is NORMAL: it now serves`);
+        return o.watch ? watch(Number(h.monitoring?.metrics?.cycles ?? 0), h.active_revision) : { outcome: 'serving', version, revision: h.active_revision ?? revision };
       }
-      const why = h.active_model !== o.version
-        ? `${o.version} is not active (active: ${String(h.active_model ?? 'none')})`
-        : `${o.version} is active but the failure mode is ${mode}: ${mode === 'LOCKDOWN' ? 'every cycle is STOP' : 'it does not serve'} until that is resolved`;
+      const why = h.active_model !== version
+        ? `${version} is not active (active: ${String(h.active_model ?? 'none')})`
+        : `${version} is active but the failure mode is ${mode}: ${mode === 'LOCKDOWN' ? 'every cycle is STOP' : 'it does not serve'} until that is resolved`;
       if (why !== said) { o.log(why); said = why; }
-      if (h.active_model !== o.version) return { outcome: 'failed', asks, message: why };
+      if (h.active_model !== version) return { outcome: 'failed', version, message: why };
       await sleep(every, o.signal);
     }
-    return { outcome: 'stopped', asks };
+    return { outcome: 'stopped', version };
+  };
+
+  /**
+   * A promotion freezes the candidate's weights at one instant of online
+   * learning, and a greedy policy read at one instant can be a poor one (the
+   * learning curves of docs/learning.json dip below the rules policy at some
+   * checkpoints). So, as an operator would, the walk looks at what the
+   * promoted model does once the window holds only its decisions (two
+   * windows of cycles after it, all in NORMAL mode as far as the polls
+   * see), against the checklist's bars.
+   */
+  const watch = async (fromCycles: number, revision: number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> => {
+    while (!o.signal.aborted) {
+      await sleep(every, o.signal);
+      const h = await hb();
+      const m = h.monitoring?.metrics ?? {};
+      if (h.active_model !== version) return { outcome: 'failed', version, message: `${version} is no longer active (active: ${String(h.active_model ?? 'none')})` };
+      // Outside NORMAL the model does not decide (SAFE_MODE: the rules do): its window starts again.
+      if (h.failure_status?.mode !== 'NORMAL') { fromCycles = Number(m.cycles); continue; }
+      if (Number(m.cycles) - fromCycles < 2 * Number(m.window_cycles ?? 1000) || m.survival_rate === null) continue;
+      const sv = Number(m.survival_rate), vr = Number(m.violation_rate);
+      const figures = `survival ${sv.toFixed(3)}, violations ${vr.toFixed(4)} over its last ${String(m.outcomes_in_window)} outcomes`;
+      if (sv > o.watch!.survival && vr < o.watch!.violations) {
+        o.log(`${version} passes the watch: ${figures}`);
+        return { outcome: 'serving', version, revision };
+      }
+      o.log(`${version} FAILS the watch: ${figures} (bars: survival > ${o.watch!.survival}, violations < ${o.watch!.violations})`);
+      return 'watch-failed';
+    }
+    return { outcome: 'stopped', version };
   };
 
   let h = await hb();
-  if (h.active_model === o.version) return awaitServing();
+  if (h.active_model === version) return awaitServing();
 
   // 1. Register (a model of that version may exist from an earlier run).
-  if (!(h.model_registry ?? []).some((m: Reply) => m.version === o.version)) {
-    const r = await o.send({ type: 'REGISTER_MODEL', ...op, metadata: { ...o.metadata, version: o.version } });
-    if (r.status !== 'OK') return { outcome: 'failed', asks, message: `REGISTER_MODEL ${briefly(r)}` };
+  if (!(h.model_registry ?? []).some((m: Reply) => m.version === version)) {
+    const r = await o.send({ type: 'REGISTER_MODEL', ...op, metadata: { ...o.metadata, version }, ...(from ? { init: { from } } : {}) });
+    if (r.status !== 'OK') return { outcome: 'failed', version, message: `REGISTER_MODEL ${briefly(r)}` };
   }
   // 2. Candidate: it runs in shadow on every cycle and learns online while the incumbent serves.
-  if (h.candidate_model !== o.version) {
-    const r = await o.send({ type: 'SET_CANDIDATE_MODEL', ...op, version: o.version });
-    if (r.status !== 'OK') return { outcome: 'failed', asks, message: `SET_CANDIDATE_MODEL ${briefly(r)}` };
+  if (h.candidate_model !== version) {
+    const r = await o.send({ type: 'SET_CANDIDATE_MODEL', ...op, version });
+    if (r.status !== 'OK') return { outcome: 'failed', version, message: `SET_CANDIDATE_MODEL ${briefly(r)}` };
   }
-  o.log(`registered ${o.version} and set it as candidate: it learns in shadow while ${h.active_model ? h.active_model : 'the rules policy'} serves`);
+  o.log(`registered ${version} and set it as candidate: it learns in shadow while ${h.active_model ? h.active_model : 'the rules policy'} serves`);
 
   // 3. Shadow evidence: wait for min_shadow_cycles before asking.
   for (;;) {
-    if (o.signal.aborted) return { outcome: 'stopped', asks };
+    if (o.signal.aborted) return { outcome: 'stopped', version };
     h = await hb();
     const seen = Number(h.monitoring?.metrics?.evolution?.shadow_sample_size ?? 0);
     const need = Number(h.online_ml_metrics?.promotion_gate?.min_shadow_cycles ?? 1000);
@@ -111,35 +174,35 @@ export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
   let canaryAborted = false;
   if (canary > 0) {
     const r = await o.send({ type: 'SET_CANARY_RATIO', ...op, ratio: canary });
-    o.log(r.status === 'OK' ? `canary: ${o.version} serves ${canary * 100}% of cycles` : `canary not set: ${briefly(r)}`);
+    o.log(r.status === 'OK' ? `canary: ${version} serves ${canary * 100}% of cycles` : `canary not set: ${briefly(r)}`);
   }
 
   // 5. Ask for promotion once a second until the gate lets it through; confirm with the token.
   while (!o.signal.aborted) {
-    asks++;
-    const ask: Reply = await o.send({ type: 'PROMOTE_CANDIDATE', ...op });
-    if (ask.status === 'REQUIRED_CONFIRMATION') {
-      const done: Reply = await o.send({ type: 'PROMOTE_CANDIDATE', ...op, confirmation_token: ask.confirmation_token });
+    const asks = ask();
+    const first: Reply = await o.send({ type: 'PROMOTE_CANDIDATE', ...op });
+    if (first.status === 'REQUIRED_CONFIRMATION') {
+      const done: Reply = await o.send({ type: 'PROMOTE_CANDIDATE', ...op, confirmation_token: first.confirmation_token });
       if (done.status === 'OK') {
-        o.log(`promoted ${o.version} (revision ${String(done.revision)}) through the gate after ${asks} ask(s)`);
+        o.log(`promoted ${version} (revision ${String(done.revision)}) through the gate after ${asks} ask(s)`);
         return awaitServing(done.revision);
       }
       o.log(`promotion not confirmed: ${briefly(done)}`);
     } else {
-      o.log(`promotion refused: ${briefly(ask)}`);
-      if (ask.error?.code === 'E_NO_CANDIDATE') {
+      o.log(`promotion refused: ${briefly(first)}`);
+      if (first.error?.code === 'E_NO_CANDIDATE') {
         h = await hb();
-        return h.active_model === o.version ? awaitServing() : { outcome: 'failed', asks, message: `${o.version} is no longer the candidate` };
+        return h.active_model === version ? awaitServing() : { outcome: 'failed', version, message: `${version} is no longer the candidate` };
       }
     }
     if (canary > 0 && !canaryAborted) {
       h = await hb();
-      if (h.candidate_model === o.version && Number(h.canary_ratio) === 0) {
+      if (h.candidate_model === version && Number(h.canary_ratio) === 0) {
         canaryAborted = true;
         o.log(`the canary was aborted (canary ratio back to 0: ${String(h.failure_status?.last_failure?.type ?? 'see LIST_INCIDENTS')}); promotion goes on asking`);
       }
     }
     await sleep(every, o.signal);
   }
-  return { outcome: 'stopped', asks };
+  return { outcome: 'stopped', version };
 }

@@ -11,7 +11,7 @@ export const LOADGEN_HELP = `usage: shadowpath loadgen [options]
 Offers cycles at a fixed rate (open loop) and reports latency percentiles
 measured from each cycle's intended send time, errors by code, replies by
 policy_source, forced STOPs, and the server's failure mode (HEARTBEAT) before
-and after. Stops by itself after --duration seconds. Exit 1, saying why, when
+and after. Stops by itself after --duration seconds (or at Ctrl-C, still reporting). Exit 1, saying why, when
 a cycle went unanswered, the server ended in a mode other than NORMAL, or
 forced STOPs exceed --max-forced-stop-rate.
 
@@ -50,13 +50,18 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   if (maxForced < 0 || maxForced > 1) throw new SidecarError('E_CONFIG', '--max-forced-stop-rate must be in [0, 1]');
   const runId = o['run-id'] as string | undefined;
   if (runId !== undefined && !/^[A-Za-z0-9._-]{1,32}$/.test(runId)) throw new SidecarError('E_CONFIG', '--run-id must be 1-32 of [A-Za-z0-9._-]');
+  // Ctrl-C stops sending early and still reports (and judges) what was sent.
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
   const { hist: _h, ...s } = await runLoad({
     host: (o.host as string) ?? '127.0.0.1', tcpPort: (o['tcp-port'] as number) ?? 5001, httpPort: (o['http-port'] as number) ?? 8080,
     transport, rate: (o.rate as number) ?? 1000, duration, connections: (o.connections as number) ?? 4,
     agents: (o.agents as number) ?? 256, seed: (o.seed as number) ?? 1, file: o.file as string | undefined, runId,
-    pace: o.pace === 'timer' ? 'timer' : 'spin',
+    pace: o.pace === 'timer' ? 'timer' : 'spin', signal: ac.signal,
     onSecond: o.json ? undefined : (p) => process.stderr.write(`\r${p.t.toFixed(0)}s sent ${p.sent} ok ${p.ok} errors ${p.errors} p99 ${p.p99_us} µs   `),
   });
+  process.off('SIGINT', stop);
   const verdict = loadVerdict(s, maxForced);
   const result = { ...s, verdict };
   if (o.out) writeFileSync(o.out as string, JSON.stringify(result, null, 2) + '\n');
