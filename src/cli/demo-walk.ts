@@ -19,6 +19,8 @@ export interface WalkOptions {
   /** The first version to walk; a successor (next version number) follows one that fails its watch. */
   version: string;
   operator: string;
+  /** The operator's secret, sent as `auth` on every command but HEARTBEAT (servers with an operators file). */
+  auth?: string;
   /** REGISTER_MODEL metadata besides the version. */
   metadata?: Record<string, unknown>;
   /** The canary step: this ratio is set before promotion is asked for (0: no canary step). */
@@ -91,7 +93,7 @@ export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
 /** One version along the path; `from`: a successor starts from its predecessor's weights (REGISTER_MODEL init: {from}). */
 async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> {
   const every = o.everyMs ?? 1000;
-  const op = { operator_id: o.operator };
+  const op = { operator_id: o.operator, ...(o.auth !== undefined ? { auth: o.auth } : {}) };
   const hb = async (): Promise<Reply> => o.send({ type: 'HEARTBEAT' });
 
   /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason); then the watch. */

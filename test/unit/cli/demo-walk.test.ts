@@ -106,3 +106,25 @@ describe('demo walk: the watch after a promotion', () => {
     expect(hb.model_registry.map((m: any) => [m.version, m.status])).toEqual([['M-Walk-1', 'ROLLBACK_TARGET'], ['M-Walk-2', 'PRODUCTION']]);
   });
 });
+
+describe('demo walk: with an operators file', () => {
+  it('authenticates every command but HEARTBEAT with its secret; without it the walk fails with E_AUTH, saying so', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { hashSecret } = await import('../../../src/control/operators.js');
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const ops = join(t.dir, 'operators.json');
+    writeFileSync(ops, JSON.stringify([{ id: 'Op-01', role: 'admin', secret_sha256: hashSecret('walk secret 1') }]));
+    const s = await openSidecar(join(t.dir, 'data'), { operatorsFile: ops, config: { control: { gate: { min_shadow_cycles: 50, z: 10, violation_tolerance: 1 } } } });
+    cleanups.push(() => s.close());
+    const send = (c: Record<string, unknown>) => s.handle(c) as Promise<Record<string, unknown>>;
+    const ac = new AbortController();
+    const denied = await walkShadowPath({ send, version: 'M-Walk', operator: 'Op-01', everyMs: 20, signal: ac.signal, log: () => {} });
+    expect(denied).toMatchObject({ outcome: 'failed', message: expect.stringMatching(/^REGISTER_MODEL E_AUTH: /) });
+    let done = false;
+    const walk = walkShadowPath({ send, version: 'M-Walk', operator: 'Op-01', auth: 'walk secret 1', everyMs: 20, signal: ac.signal, log: () => {} }).finally(() => { done = true; });
+    while (!done) { await drive(s, 64); await new Promise((r) => setTimeout(r, 5)); }
+    expect(await walk).toMatchObject({ outcome: 'serving', version: 'M-Walk' });
+  });
+});
