@@ -59,7 +59,7 @@ const CANARY_RATIO = 0.1;
  * violation rate was 0.061 on average and its 1000-cycle window peaked at
  * 0.082-0.098 within 40,000 cycles (10 seeds, measured in-process): close
  * enough to the CONTRACT_BREACH threshold (0.1) that 2 demo runs in 14 went
- * to SAFE_MODE by chance. With 10%: 0.030 on average, peaks 0.044-0.058.
+ * to SAFE_MODE by chance (issue 12). With 10%: 0.030 on average, peaks 0.044-0.058.
  * The thresholds stay the defaults; the world is what the demo chooses.
  */
 export const DEMO_CROWD_SHARE = 0.1;

@@ -17,7 +17,7 @@ commands:
   cmd TYPE      send a command (two-step commands ask for confirmation)
   heartbeat     print the server's HEARTBEAT
   health        the daily health checklist (PASS/WARN/FAIL per check)
-  loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
+  loadgen       offer cycles at a fixed rate (open loop); report latency, errors, forced STOPs, the server's mode
   replay FILE   replay an incident's failing cycle offline and compare the decision
   quarantine    ls | show ID: the blocked experiences of a data directory
   demo          serve a data directory (TCP and HTTP) and drive it with arena agents over TCP,
