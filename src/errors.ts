@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   E_CONNECTION_LOST: { status: 'ERROR', http: 503, what: 'client: the connection was lost before the reply (the request may or may not have been applied; it is not re-sent), or could not be made' },
   E_REQUEST_TIMEOUT: { status: 'ERROR', http: 504, what: 'client: no reply within requestTimeoutMs; the connection is reset, since later replies could no longer be matched' },
   E_CLIENT_CLOSED: { status: 'ERROR', http: 503, what: 'client: a request on a closed client, or in flight when it was closed' },
+  E_NO_DATA_DIR: { status: 'ERROR', http: 400, what: 'an offline command (audit verify, quarantine) was given a data directory that does not exist or is not a shadowpath one (no audit/audit.log)' },
+  E_NO_INCIDENT: { status: 'ERROR', http: 400, what: 'replay: no incident report at that path, or its state snapshot file is missing' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,11 +3,13 @@
 import { join } from 'node:path';
 import { verifyLogFile } from '../audit/log.js';
 import { parseArgs } from './args.js';
+import { requireDataDir } from './data-dir.js';
 
 export const AUDIT_HELP = `usage: shadowpath audit verify [--data-dir DIR] [--json]
 
 Verifies the hash chain of DIR/audit/audit.log (default ./data) and names the
-first record that does not verify. Exit 0 when the chain is intact, 1 when not.`;
+first record that does not verify. Exit 0 when the chain is intact, 1 when not
+(or when DIR does not exist or holds no audit log: E_NO_DATA_DIR).`;
 
 export async function auditCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -16,7 +18,7 @@ export async function auditCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const o = parseArgs(rest, { 'data-dir': 'string', json: 'boolean' });
-  const path = join((o['data-dir'] as string) ?? 'data', 'audit', 'audit.log');
+  const path = join(requireDataDir(o['data-dir'] as string | undefined), 'audit', 'audit.log');
   const v = await verifyLogFile(path);
   const out = { path, verified: v.ok, length: v.length, head_hash: v.head, ...(v.firstBad ? { first_bad: v.firstBad } : {}) };
   if (o.json) console.log(JSON.stringify(out));

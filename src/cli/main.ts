@@ -10,6 +10,7 @@ import { quarantineCommand, QUARANTINE_HELP } from './quarantine.js';
 import { healthCommand, HEALTH_HELP } from './health.js';
 import { gateCommand, GATE_HELP } from './gate.js';
 import { modelCommand, MODEL_HELP } from './model.js';
+import { operatorsCommand, OPERATORS_HELP } from './operators.js';
 
 const HELP = `usage: shadowpath <command> [options]
 
@@ -20,11 +21,13 @@ commands:
   health        the daily health checklist (PASS/WARN/FAIL per check)
   gate          the promotion gate's verdict on the evidence so far, and the watch
   model         export VERSION | register FILE: move a model between sidecars
-  loadgen       offer cycles at a fixed rate (open loop) and report latency and errors
+  loadgen       offer cycles at a fixed rate (open loop); report latency, errors, forced STOPs, the server's mode
   replay FILE   replay an incident's failing cycle offline and compare the decision
   quarantine    ls | show ID: the blocked experiences of a data directory
-  demo          run the engine in-process against synthetic agents, with a live status line
+  demo          serve a data directory (TCP and HTTP) and drive it with arena agents over TCP,
+                walking the shadow path to a promoted model, with a live status line
   audit verify  verify a data directory's audit chain offline
+  operators     add ID --role R: add an operator (hashed secret) to an operators file
 
 Run \`shadowpath <command> --help\` for a command's options.`;
 
@@ -34,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP);
     return cmd === undefined ? 2 : 0;
   }
-  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP, gate: GATE_HELP, model: MODEL_HELP };
+  const help: Record<string, string> = { serve: SERVE_HELP, cmd: CMD_HELP, heartbeat: HEARTBEAT_HELP, demo: DEMO_HELP, audit: AUDIT_HELP, loadgen: LOADGEN_HELP, replay: REPLAY_HELP, quarantine: QUARANTINE_HELP, health: HEALTH_HELP, gate: GATE_HELP, model: MODEL_HELP, operators: OPERATORS_HELP };
   if (help[cmd] && (rest.includes('--help') || rest.includes('-h'))) { console.log(help[cmd]); return 0; }
   switch (cmd) {
     case 'serve': return serve(rest);
@@ -46,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
     case 'health': return healthCommand(rest);
     case 'gate': return gateCommand(rest);
     case 'model': return modelCommand(rest);
+    case 'operators': return operatorsCommand(rest);
     case 'demo':
       if (rest.includes('--help')) { console.log(DEMO_HELP); return 0; }
       return demo(rest);

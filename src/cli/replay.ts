@@ -8,7 +8,8 @@ export const REPLAY_HELP = `usage: shadowpath replay INCIDENT_FILE [--json]
 
 Runs the cycle recorded in an incident's state snapshot through the same
 engine, offline (no server), and compares the decision with the recorded one.
-Exit 0 when they match bit for bit, 1 when they differ.`;
+Exit 0 when they match bit for bit, 1 when they differ or cannot be compared
+(a report or snapshot that does not exist: E_NO_INCIDENT).`;
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const file = argv[0];

@@ -192,7 +192,10 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     const more = moreCanaryOutcomes(cb, ib, x.estimate ?? 0, x.margin, f.canary_ratio, a / 2);
     if (more === null) hopeless.push(x.name); else most = Math.max(most, more);
   }
-  if (hopeless.length > 0 && c.outcomes > 0) {
+  if (f.canary_ratio > 0 && c.outcomes < 30) {
+    // Too few canary outcomes to project from: the first few hundred show how far the candidate is from production.
+    notes.push(`the canary has ${c.outcomes} outcome(s) so far: ask again after a few hundred (about ${Math.ceil(300 / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
+  } else if (hopeless.length > 0 && c.outcomes > 0) {
     notes.push(`the canary arm looks worse than production by more than the margin on ${hopeless.join(', ')}: more evidence is unlikely to pass it`);
   } else if (f.canary_ratio <= 0) {
     notes.push(`no canary is running: set one (SET_CANARY_RATIO, e.g. {"ratio": 0.05}); the canary arm then needs about ${most || 'a few hundred'} outcomes${c.outcomes > 0 ? ' more' : ''} (about ${Math.ceil((most || 300) / 0.05)} cycles at ratio 0.05)`);

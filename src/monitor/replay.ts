@@ -49,14 +49,26 @@ function params(p: ModelParams | null): ModelParams | null {
 
 export function readSnapshot(reportPath: string): { report: IncidentReport; snapshot: Snapshot } {
   let report: IncidentReport;
+  let text: string;
   try {
-    report = JSON.parse(readFileSync(reportPath, 'utf8')) as IncidentReport;
+    text = readFileSync(reportPath, 'utf8');
+  } catch (e) {
+    throw new SidecarError('E_NO_INCIDENT', `no incident report ${reportPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); ` +
+      'reports are DATA_DIR/failures/incident_<uuid>.json, LIST_INCIDENTS lists them');
+  }
+  try {
+    report = JSON.parse(text) as IncidentReport;
   } catch (e) {
     throw new SidecarError('E_CONFIG', `cannot read the incident report ${reportPath}: ${(e as Error).message}`);
   }
   const file = snapshotPath(reportPath, report);
   if (!file) throw new SidecarError('E_CONFIG', `incident ${report.incident_id} (${report.type}) has no cycle to replay`);
-  const bytes = readFileSync(file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new SidecarError('E_NO_INCIDENT', `the state snapshot ${file} of incident ${report.incident_id} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== report.state_snapshot!.sha256) throw new SidecarError('E_DATA_CORRUPT', `the snapshot ${file} does not match its SHA-256 in the report`);
   return { report, snapshot: unpack(bytes) as Snapshot };

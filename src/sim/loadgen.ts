@@ -5,6 +5,7 @@
 // Bounded: it stops after `duration` seconds (and waits at most `drainMs`
 // for the last replies).
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import type { Histogram } from 'hdr-histogram-js';
 import { latencyHistogram } from '../engine/stats.js';
 import { TcpClient, HttpClient, type ClientTls } from '../transport/client.js';
@@ -24,6 +25,17 @@ export interface LoadOptions {
   duration: number;
   agents: number;
   seed: number;
+  /**
+   * Agent ids are `lg-<runId>-<n>`. Default: a fresh random id, so a second
+   * run never continues the agent streams of the first (whose state and
+   * outcome it does not know). The arena's timestamps follow the wall clock,
+   * so even a reused run id never goes back in time for an agent.
+   */
+  runId?: string;
+  /** Arena world: share of episodes with a crowd (default 0.2; the demo uses less, see demo.ts). */
+  crowdShare?: number;
+  /** Ask the server's HEARTBEAT for its failure mode before and after the run (default true). */
+  probe?: boolean;
   /** A file of recorded cycles, one JSON object per line, replayed in order (and again). */
   file?: string;
   drainMs?: number;
@@ -60,6 +72,68 @@ export interface LoadSummary {
   seconds: number;
   /** Malformed requests sent on purpose (badShare). */
   bad_sent: number;
+  /** The agent ids' prefix (arena source), `lg-<run id>-`; null with --file. */
+  agent_prefix: string | null;
+  /** OK replies by policy_source. */
+  policy_sources: Record<string, number>;
+  /** OK replies whose intent is a forced STOP (policy_source LOCKDOWN or DISASTER_FALLBACK), by policy_source, and by fallback_reason. */
+  forced_stops: Record<string, number>;
+  forced_stops_by_reason: Record<string, number>;
+  /** Forced STOPs over OK replies. */
+  forced_stop_rate: number;
+  /** The server's state from HEARTBEAT before the first and after the last cycle (null: not asked or unreachable). */
+  server_start: ServerProbe | null;
+  server_end: ServerProbe | null;
+}
+
+/** What the load generator reads of a HEARTBEAT: enough to tell a healthy server from a locked one. */
+export interface ServerProbe {
+  /** failure_status.mode (LOCKDOWN while the latch is on). */
+  mode: string;
+  incident_count: number;
+  last_failure: { type: string; at: string; detail: string } | null;
+  active_model: string | null;
+}
+
+/**
+ * The reasons a run is not a success (empty: it is): unanswered cycles, a
+ * failure mode at the end other than NORMAL (or none read), forced STOPs over
+ * the threshold. Errors such as E_FLOOD are reported, not judged here.
+ */
+export function loadVerdict(s: LoadSummary, maxForcedStopRate: number): { ok: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (s.unanswered > 0) reasons.push(`${s.unanswered} cycle(s) unanswered`);
+  if (!s.server_end) reasons.push('the server did not answer HEARTBEAT after the run: its failure mode is unknown');
+  else if (s.server_end.mode !== 'NORMAL') {
+    const f = s.server_end.last_failure;
+    reasons.push(`the server ended in ${s.server_end.mode}${s.server_start?.mode === s.server_end.mode ? ' (it was already at the start)' : ''}` +
+      `${f ? `; last failure ${f.type}: ${f.detail}` : ''}`);
+  }
+  const forced = Object.values(s.forced_stops).reduce((a, b) => a + b, 0);
+  if (s.forced_stop_rate > maxForcedStopRate) {
+    reasons.push(`${forced} forced STOP(s), ${(s.forced_stop_rate * 100).toFixed(2)}% of OK replies > ${(maxForcedStopRate * 100).toFixed(2)}% ` +
+      `(${Object.entries(s.forced_stops_by_reason).map(([r, n]) => `${r} ${n}`).join(', ')})`);
+  }
+  return { ok: reasons.length === 0, reasons };
+}
+
+/** The server's failure mode etc. from one HEARTBEAT, over the run's transport; null when it cannot be asked. */
+export async function probeServer(o: Pick<LoadOptions, 'host' | 'tcpPort' | 'httpPort' | 'transport'>): Promise<ServerProbe | null> {
+  try {
+    let hb: Record<string, any>;
+    if (o.transport === 'http') {
+      const h = new HttpClient(o.host, o.httpPort, 1);
+      try { hb = (await h.request('GET', '/v1/heartbeat')).body; } finally { h.close(); }
+    } else {
+      const t = await TcpClient.connect(o.host, o.tcpPort);
+      try { hb = await t.request({ type: 'HEARTBEAT' }); } finally { t.close(); }
+    }
+    const f = hb.failure_status;
+    if (!f || typeof f.mode !== 'string') return null;
+    return { mode: f.mode, incident_count: f.incident_count ?? 0, last_failure: f.last_failure ?? null, active_model: hb.active_model ?? null };
+  } catch {
+    return null;
+  }
 }
 
 interface Source {
@@ -69,8 +143,8 @@ interface Source {
 
 type ArenaSrc = Source & { arena: Arena; alive: number; steps: number; violations: number };
 
-function arenaSource(agents: number, seed: number): ArenaSrc {
-  const arena = new Arena({ seed, agents, idPrefix: `lg-${seed}-` });
+function arenaSource(agents: number, seed: number, prefix: string, crowdShare?: number): ArenaSrc {
+  const arena = new Arena({ seed, agents, idPrefix: prefix, crowdShare }); // stamped with the wall clock (the arena's default)
   const last: Array<{ intent: string; result: ArenaResult } | undefined> = new Array(agents);
   const busy = new Uint8Array(agents);
   const src = {
@@ -96,6 +170,11 @@ function arenaSource(agents: number, seed: number): ArenaSrc {
   return src;
 }
 
+/** A short random run id: 6 base-36 characters (about 2 billion values). */
+export function newRunId(): string {
+  return randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6);
+}
+
 function fileSource(path: string): Source {
   let lines: unknown[];
   try {
@@ -109,7 +188,10 @@ function fileSource(path: string): Source {
 
 export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: Histogram }> {
   if (!(o.rate > 0) || !(o.duration > 0) || !(o.connections >= 1)) throw new SidecarError('E_CONFIG', 'rate, duration and connections must be positive');
-  const src = o.file ? fileSource(o.file) : arenaSource(o.agents, o.seed);
+  const prefix = o.file ? null : `lg-${o.runId ?? newRunId()}-`;
+  const src = o.file ? fileSource(o.file) : arenaSource(o.agents, o.seed, prefix!, o.crowdShare);
+  const probe = o.probe !== false;
+  const serverStart = probe ? await probeServer(o) : null;
   const send: Array<(req: unknown) => Promise<Record<string, unknown>>> = [];
   const closers: Array<() => void> = [];
   if (o.transport === 'http') {
@@ -127,6 +209,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   const win = latencyHistogram();
   let winAnswered = 0, winAlive = 0, winSteps = 0, winViol = 0;
   const errors: Record<string, number> = {};
+  const sources: Record<string, number> = {}, forced: Record<string, number> = {}, forcedReasons: Record<string, number> = {};
   const total = Math.round(o.rate * o.duration);
   let sent = 0, answered = 0, ok = 0, badSent = 0;
   const badEvery = o.badShare && o.badShare > 0 ? Math.round(1 / o.badShare) : 0;
@@ -138,8 +221,16 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     win.recordValue(us);
     winAnswered++;
     answered++;
-    if (r.status === 'OK') ok++;
-    else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
+    if (r.status === 'OK') {
+      ok++;
+      const ps = String(r.policy_source);
+      sources[ps] = (sources[ps] ?? 0) + 1;
+      if (r.intent === 'STOP' && (ps === 'LOCKDOWN' || ps === 'DISASTER_FALLBACK')) {
+        forced[ps] = (forced[ps] ?? 0) + 1;
+        const why = String(r.fallback_reason ?? ps);
+        forcedReasons[why] = (forcedReasons[why] ?? 0) + 1;
+      }
+    } else { const code = (r.error as { code?: string } | undefined)?.code ?? String(r.status); errors[code] = (errors[code] ?? 0) + 1; }
     if (r.__bad) return;
     const before = 'arena' in src ? [(src as ArenaSrc).steps, (src as ArenaSrc).alive, (src as ArenaSrc).violations] : null;
     src.reply(i, r);
@@ -168,6 +259,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
   while (answered < sent && performance.now() < drainUntil) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - start) / 1000;
   for (const c of closers) c();
+  const serverEnd = probe ? await probeServer(o) : null;
   const arena = 'arena' in src ? (src as ArenaSrc) : null;
   return {
     transport: o.transport, connections: o.connections, offered_per_s: o.rate, achieved_per_s: Math.round(answered / secs), sent, answered, ok,
@@ -175,6 +267,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     latency_us: { p50: hist.getValueAtPercentile(50), p90: hist.getValueAtPercentile(90), p99: hist.getValueAtPercentile(99), p999: hist.getValueAtPercentile(99.9), max: hist.maxValue },
     survival_rate: arena && arena.steps > 0 ? arena.alive / arena.steps : null,
     violation_rate: arena && arena.steps > 0 ? arena.violations / arena.steps : null,
-    seconds: Math.round(secs * 100) / 100, bad_sent: badSent, hist,
+    seconds: Math.round(secs * 100) / 100, bad_sent: badSent, agent_prefix: prefix,
+    policy_sources: sources, forced_stops: forced, forced_stops_by_reason: forcedReasons,
+    forced_stop_rate: ok > 0 ? Object.values(forced).reduce((a, b) => a + b, 0) / ok : 0,
+    server_start: serverStart, server_end: serverEnd, hist,
   };
 }

@@ -91,6 +91,12 @@ describe('promotion gate (pure)', () => {
     expect(evaluateGate(base({ canary: arm(60 + more * 2, 0.02, 0, 0.5) }), DEFAULT_GATE).pass).toBe(true);
   });
 
+  it('a canary just started: says to ask again after a few hundred outcomes rather than projecting from nothing', () => {
+    const v = evaluateGate(base({ canary: arm(5, 0.02, 0, 0.5) }), DEFAULT_GATE);
+    expect(v.pass).toBe(false);
+    expect(v.missing).toMatch(/the canary has 5 outcome\(s\) so far: ask again after a few hundred \(about 3000 cycles at the current ratio 0.1\)/);
+  });
+
   it('before the minimum shadow cycles: refuses and names the shortfall', () => {
     const v = evaluateGate(base({ shadow_sample_size: 400 }), DEFAULT_GATE);
     expect(v).toMatchObject({ pass: false, missing: '600 more shadow cycles (cycles must be flowing: the candidate is judged on live traffic)' });
