@@ -198,7 +198,11 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
   } else if (hopeless.length > 0 && c.outcomes > 0) {
     notes.push(`the canary arm looks worse than production by more than the margin on ${hopeless.join(', ')}: more evidence is unlikely to pass it`);
   } else if (f.canary_ratio <= 0) {
-    notes.push(`no canary is running: set one (SET_CANARY_RATIO, e.g. {"ratio": 0.05}); the canary arm then needs about ${most || 'a few hundred'} outcomes${c.outcomes > 0 ? ' more' : ''} (about ${Math.ceil((most || 300) / 0.05)} cycles at ratio 0.05)`);
+    // Without canary outcomes there is nothing to project from: how far the
+    // candidate is from production shows in its first few hundred.
+    notes.push(c.outcomes >= 30
+      ? `no canary is running: set one again (SET_CANARY_RATIO, e.g. {"ratio": 0.05}); the canary arm needs about ${most} more outcomes (about ${Math.ceil(most / 0.05)} cycles at ratio 0.05)`
+      : `no canary is running: set one (SET_CANARY_RATIO, e.g. {"ratio": 0.05}) and ask again after a few hundred canary outcomes (about ${Math.ceil(300 / 0.05)} cycles at ratio 0.05)`);
   } else {
     notes.push(`run the canary longer: about ${most} more canary outcomes (about ${Math.ceil(most / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
   }
