@@ -54,8 +54,9 @@ export interface ControlDeps {
 }
 
 export class ControlPlane {
-  /** The control state: the only copy. Replace it only through `commit`. */
-  state: ControlState;
+  /** The control state: the only copy, replaced only by `commit` (a transition's next state). */
+  private current: ControlState;
+  get state(): ControlState { return this.current; }
   readonly tokens: ConfirmationTokens;
   private chain: Promise<unknown> = Promise.resolve();
   /** Writes of the state, one at a time, each of the latest state. */
@@ -67,7 +68,7 @@ export class ControlPlane {
   private background: Promise<void> = Promise.resolve();
 
   constructor(private readonly d: ControlDeps) {
-    this.state = d.state;
+    this.current = d.state;
     this.durableVersion = d.state.version;
     this.tokens = new ConfirmationTokens(d.config.token_ttl_s * 1000, d.clock);
     d.engine.setView(viewOf(d.state));
@@ -199,7 +200,7 @@ export class ControlPlane {
 
   /** Replaces the one state, and the engine's view with it, at once. */
   private commit(next: ControlState): void {
-    this.state = next;
+    this.current = next;
     this.d.engine.setView(viewOf(next));
   }
 
