@@ -2,6 +2,7 @@
 // reorder, insertion} is detected, and the first bad record is named.
 import { describe, it, expect } from 'vitest';
 import { seal, verifyChain, canonical, GENESIS, type AuditRecord } from '../../../src/audit/chain.js';
+import { checkAnchor, encodeAnchor } from '../../../src/audit/anchor.js';
 
 function makeLog(n: number): AuditRecord[] {
   const out: AuditRecord[] = [];
@@ -49,15 +50,17 @@ describe('audit chain', () => {
 
     it(`detects the deletion of record ${i + 1}`, () => {
       const t = log.filter((_, j) => j !== i);
-      const v = verifyChain(t);
+      const chain = verifyChain(t);
+      // With the anchored head the log checkpoints (audit.log.head).
+      const v = checkAnchor(t, chain, { seq: N, hash: log[N - 1].hash });
+      expect(v.ok).toBe(false);
       if (i === N - 1) {
-        // Cutting the last record leaves a valid shorter chain: only the head
-        // (length and hash, which HEARTBEAT and every reply publish) shows it.
-        expect(v.ok).toBe(true);
-        expect(v.head).not.toBe(log[N - 1].hash);
-        expect(v.length).toBe(N - 1);
+        // Cutting the last record leaves a valid shorter chain: the chain
+        // alone cannot see it, the anchor does, and names the missing seq.
+        expect(chain.ok).toBe(true);
+        expect(v.firstBad).toMatchObject({ index: N - 1, seq: N });
       } else {
-        expect(v.ok).toBe(false);
+        expect(chain.ok).toBe(false);
         expect(v.firstBad!.index).toBe(i);
       }
     });
@@ -80,4 +83,42 @@ describe('audit chain', () => {
       expect(v.firstBad!.index).toBe(i + 1); // the forged record chains; the original after it no longer does
     });
   }
+
+  describe('anchored head', () => {
+    it('accepts the intact log, a lagging anchor (a kill -9 between the log and the anchor), and no anchor', () => {
+      expect(checkAnchor(log, verifyChain(log), { seq: N, hash: log[N - 1].hash })).toMatchObject({ ok: true, length: N });
+      expect(checkAnchor(log, verifyChain(log), { seq: 3, hash: log[2].hash })).toMatchObject({ ok: true, length: N });
+      expect(checkAnchor(log, verifyChain(log), null)).toMatchObject({ ok: true, length: N });
+      expect(checkAnchor([], verifyChain([]), { seq: 0, hash: GENESIS })).toMatchObject({ ok: true, length: 0 });
+    });
+
+    it('detects several records cut off the end, and an emptied log', () => {
+      const v = checkAnchor(log.slice(0, 5), verifyChain(log.slice(0, 5)), { seq: N, hash: log[N - 1].hash });
+      expect(v).toMatchObject({ ok: false, firstBad: { index: 5, seq: 6 } });
+      expect(v.firstBad!.reason).toContain(`seq ${N}`);
+      expect(checkAnchor([], verifyChain([]), { seq: 1, hash: log[0].hash })).toMatchObject({ ok: false, firstBad: { index: 0, seq: 1 } });
+    });
+
+    it('detects a log re-sealed from the anchored seq on (another record with a valid chain)', () => {
+      const forged = [...log.slice(0, N - 1), seal({ ...log[N - 1], operator_id: 'mallory' })];
+      expect(verifyChain(forged).ok).toBe(true);
+      expect(checkAnchor(forged, verifyChain(forged), { seq: N, hash: log[N - 1].hash })).toMatchObject({ ok: false, firstBad: { index: N - 1, seq: N } });
+    });
+
+    it('treats an unreadable anchor as tampering, and reports a broken chain before the anchor', () => {
+      expect(checkAnchor(log, verifyChain(log), 'unreadable')).toMatchObject({ ok: false, firstBad: { index: N, seq: null } });
+      const t = [...log];
+      t[2] = { ...t[2], kind: 'X' };
+      expect(checkAnchor(t, verifyChain(t), { seq: N + 5, hash: 'f'.repeat(64) })).toMatchObject({ ok: false, firstBad: { index: 2, seq: 3 } });
+    });
+
+    it('encodes the anchor as one line of fixed length', () => {
+      const a = encodeAnchor({ seq: 1, hash: log[0].hash });
+      const b = encodeAnchor({ seq: 123_456_789, hash: log[7].hash });
+      expect(a.length).toBe(128);
+      expect(b.length).toBe(128);
+      expect(a.at(-1)).toBe(10);
+      expect(JSON.parse(a.toString())).toMatchObject({ seq: 1, hash: log[0].hash });
+    });
+  });
 });
