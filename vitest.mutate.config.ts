@@ -11,8 +11,6 @@ export default defineConfig({
       'test/unit/audit/*.test.ts',
       'test/unit/engine/safety.test.ts',
       'test/unit/engine/experience.test.ts',
-      'test/unit/engine/safety-shaping.test.ts',
-      'test/unit/engine/mutation-kills.test.ts',
     ],
     testTimeout: 60_000,
     pool: 'forks',

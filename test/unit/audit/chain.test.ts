@@ -1,7 +1,7 @@
 // The tamper matrix on a small log: every record × {byte flip, deletion,
 // reorder, insertion} is detected, and the first bad record is named.
 import { describe, it, expect } from 'vitest';
-import { seal, verifyChain, canonical, GENESIS, type AuditRecord } from '../../../src/audit/chain.js';
+import { seal, verifyChain, verifyChainAsync, canonical, hashRecord, GENESIS, type AuditRecord } from '../../../src/audit/chain.js';
 import { checkAnchor, encodeAnchor } from '../../../src/audit/anchor.js';
 
 function makeLog(n: number): AuditRecord[] {
@@ -119,6 +119,81 @@ describe('audit chain', () => {
       expect(b.length).toBe(128);
       expect(a.at(-1)).toBe(10);
       expect(JSON.parse(a.toString())).toMatchObject({ seq: 1, hash: log[0].hash });
+    });
+  });
+
+  describe('the checks, each on its own', () => {
+    it('starts from a genesis of 64 zeros (the file format: the first record\'s prev)', () => {
+      expect(GENESIS).toBe('0'.repeat(64));
+      expect(log[0].prev).toBe('0'.repeat(64));
+    });
+
+    it('names a line that is not a record', () => {
+      for (const junk of [null, 'torn {"seq":1', 42]) {
+        const v = verifyChain([...log.slice(0, 2), junk, ...log.slice(3)]);
+        expect(v).toMatchObject({ ok: false, firstBad: { index: 2, seq: null, reason: 'not a record' } });
+      }
+    });
+
+    it('catches a wrong seq even when prev and hash are consistent (re-sealed)', () => {
+      const t = [...log];
+      t[3] = seal({ ...log[3], seq: 9 });
+      t[4] = seal({ ...log[4], prev: t[3].hash });
+      const v = verifyChain(t);
+      expect(v).toMatchObject({ ok: false, firstBad: { index: 3, seq: 9 } });
+      expect(v.firstBad!.reason).toBe('sequence number 9 where 4 was expected');
+    });
+
+    it('reports a seq that is not a number as null', () => {
+      const t = [...log];
+      t[1] = { ...log[1], seq: '2' as unknown as number };
+      expect(verifyChain(t)).toMatchObject({ ok: false, firstBad: { index: 1, seq: null } });
+    });
+
+    it('catches a wrong prev even when seq and hash are consistent (re-sealed)', () => {
+      const t = [...log];
+      t[5] = seal({ ...log[5], prev: 'a'.repeat(64) });
+      const v = verifyChain(t);
+      expect(v).toMatchObject({ ok: false, firstBad: { index: 5, seq: 6, reason: 'prev does not match the hash of the record before' } });
+      expect(v.head).toBe(log[4].hash); // the head of the part that verified
+    });
+
+    it('catches an edited field whose seq and prev still fit (only the hash shows it)', () => {
+      const t = [...log];
+      t[6] = { ...log[6], operator_id: 'mallory' };
+      expect(verifyChain(t)).toMatchObject({ ok: false, firstBad: { index: 6, seq: 7, reason: 'hash does not match the record' } });
+      const u = [...log];
+      u[6] = { ...log[6], hash: undefined as unknown as string };
+      expect(verifyChain(u)).toMatchObject({ ok: false, firstBad: { index: 6, reason: 'hash does not match the record' } });
+    });
+
+    it('verifies in slices (the serving process) with the same result as at once', async () => {
+      expect(await verifyChainAsync(log, 3)).toEqual(verifyChain(log));
+      expect(await verifyChainAsync([], 3)).toEqual({ ok: true, length: 0, head: GENESIS });
+      for (const i of [0, 2, 3, 7]) {
+        const t = [...log];
+        t[i] = { ...log[i], kind: 'EDITED' };
+        const v = await verifyChainAsync(t, 3);
+        expect(v).toEqual(verifyChain(t));
+        expect(v).toMatchObject({ ok: false, firstBad: { index: i } });
+      }
+    });
+  });
+
+  describe('canonical encoding', () => {
+    it('writes non-finite numbers and undefined as null, as JSON does', () => {
+      expect(canonical(NaN)).toBe('null');
+      expect(canonical(-Infinity)).toBe('null');
+      expect(canonical(undefined)).toBe('null');
+      expect(canonical([1, undefined, Infinity])).toBe('[1,null,null]');
+    });
+
+    it('drops undefined fields, so a record hashes the same after a JSON round trip', () => {
+      expect(canonical({ a: undefined, b: 1 })).toBe('{"b":1}');
+      const r = seal({ seq: 1, ts: 't', kind: 'K', operator_id: null, payload: { gone: undefined, kept: [1] }, prev: GENESIS });
+      const back = JSON.parse(JSON.stringify(r)) as AuditRecord;
+      expect(hashRecord(back)).toBe(r.hash);
+      expect(verifyChain([back]).ok).toBe(true);
     });
   });
 });
