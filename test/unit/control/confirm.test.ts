@@ -55,11 +55,11 @@ describe('confirmation tokens', () => {
 
   it('explain every refusal (a non-empty message with each code)', () => {
     const t = new ConfirmationTokens(120_000, clock);
+    const { token } = t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1);
     const refusals = [
       t.redeem(42, 'ROLLBACK_MODEL', {}, 'Op-01', 1),
-      t.redeem('x'.repeat(201), 'ROLLBACK_MODEL', {}, 'Op-01', 1),
+      t.redeem(`${token.split('.')[0]}.${'A'.repeat(32)}`, 'ROLLBACK_MODEL', {}, 'Op-01', 1), // our id, a forged secret
     ];
-    const { token } = t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1);
     refusals.push(t.redeem(token, 'PROMOTE_CANDIDATE', {}, 'Op-01', 1), t.redeem(token, 'ROLLBACK_MODEL', {}, 'Op-01', 1));
     for (const [type, params, op, ver] of [['ROLLBACK_MODEL', { x: 1 }, 'Op-01', 1], ['ROLLBACK_MODEL', {}, 'Op-02', 1], ['ROLLBACK_MODEL', {}, 'Op-01', 2]] as const) {
       const tok = t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1).token;
@@ -105,6 +105,9 @@ describe('confirmation tokens', () => {
     at = 30_000;
     const fresh = t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1); // sweeps: old and recent expired 29 s ago, kept
     expect(t.redeem(old.token, 'ROLLBACK_MODEL', {}, 'Op-01', 1)).toMatchObject({ ok: false, code: 'E_TOKEN_EXPIRED' });
+    at = 61_000;
+    t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1); // sweeps: recent expired exactly 60 s ago: still kept
+    expect(t.redeem(recent.token, 'ROLLBACK_MODEL', {}, 'Op-01', 1)).toMatchObject({ ok: false, code: 'E_TOKEN_EXPIRED' });
     at = 61_002;
     t.issue('ROLLBACK_MODEL', {}, 'Op-01', 1); // sweeps: recent expired 60.002 s ago, gone; fresh (expires at 31 s) kept until 91 s
     expect(t.redeem(recent.token, 'ROLLBACK_MODEL', {}, 'Op-01', 1)).toMatchObject({ ok: false, code: 'E_TOKEN_UNKNOWN' });

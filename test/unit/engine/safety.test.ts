@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { StateSchema } from '../../../src/engine/state-schema.js';
 import { Intents } from '../../../src/engine/intents.js';
-import { SafetyRules, DEFAULT_SAFETY_RULES } from '../../../src/engine/safety.js';
+import { SafetyRules, DEFAULT_SAFETY_RULES, type SafetyVerdict } from '../../../src/engine/safety.js';
 import { RulesPolicy, DEFAULT_RULES_POLICY } from '../../../src/engine/rules-policy.js';
 
 const schema = new StateSchema();
@@ -9,8 +9,13 @@ const intents = new Intents();
 const values = (state: Record<string, unknown>) => { const v = new Float64Array(schema.fields.length); schema.parseInto(state, v); return v; };
 const bit = (n: string) => 1 << intents.index(n);
 
+// Objects under test are built inside the tests, not while the file is
+// collected: a constructor that throws then fails a test (and so kills a
+// mutant) instead of failing the file, which StrykerJS does not count.
 describe('SafetyRules', () => {
-  const rules = new SafetyRules(DEFAULT_SAFETY_RULES, schema, intents);
+  let built: SafetyRules | undefined;
+  const rules = { evaluate: (v: Float64Array, o: SafetyVerdict) => (built ??= new SafetyRules(DEFAULT_SAFETY_RULES, schema, intents)).evaluate(v, o),
+    forbiddenBy: (v: SafetyVerdict, i: number) => built!.forbiddenBy(v, i) };
   const verdict = () => ({ mask: 0, pref: -1, matched: 0 });
 
   it('allows everything when no rule matches', () => {
@@ -132,8 +137,8 @@ describe('SafetyRules, rule by rule', () => {
 });
 
 describe('RulesPolicy', () => {
-  const p = new RulesPolicy(DEFAULT_RULES_POLICY, schema, intents);
   it('takes the first matching rule, else the default', () => {
+    const p = new RulesPolicy(DEFAULT_RULES_POLICY, schema, intents);
     expect(intents.names[p.decide(values({ health: 0.1, target_distance: 3 }))]).toBe('EVADE');
     expect(intents.names[p.decide(values({ target_distance: 2, attack_cooldown: 0 }))]).toBe('PRIMARY_ATTACK');
     expect(intents.names[p.decide(values({ target_distance: 30 }))]).toBe('MOVE');
