@@ -12,10 +12,13 @@
 // chain onto it). A torn last line, which start-up cuts, is never anchored.
 //
 // The file is one line of fixed length, rewritten in place with a single
-// write at offset 0 and an fdatasync: no rename, so one sync per commit, and
-// a write of 128 bytes within one sector is not torn by a kill -9. Like the
-// chain, the anchor carries no key: it catches truncation and naive edits,
-// not an attacker who rewrites both files.
+// write(2) at offset 0 — no rename, and a 128-byte write is not cut halfway
+// by a kill -9. It is not fdatasynced per commit (only at close): a write
+// that returned is in the page cache, which a crashed process cannot lose,
+// and after a power cut an anchor that did not reach the disk only lags,
+// which is allowed. So a commit costs one sync, the log's, as before. Like
+// the chain, the anchor carries no key: it catches truncation and naive
+// edits, not an attacker who rewrites both files.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { AuditRecord, VerifyResult } from './chain.js';
@@ -94,13 +97,15 @@ export class AnchorFile {
     return new AnchorFile(await open(path, constants.O_RDWR | constants.O_CREAT, 0o600));
   }
 
+  /** Rewrites the anchor in place (no sync: see the top of this file). */
   async write(a: Anchor): Promise<void> {
     const b = encodeAnchor(a);
     await this.fh.write(b, 0, b.length, 0);
-    await this.fh.datasync();
   }
 
+  /** Makes the last anchor durable (best effort: if not, it only lags), then closes. */
   async close(): Promise<void> {
+    await this.fh.datasync().catch(() => {});
     await this.fh.close();
   }
 }
