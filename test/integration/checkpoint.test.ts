@@ -100,3 +100,30 @@ describe('candidate checkpoint, matching', () => {
     expect(v2.body.every((w) => w === 0)).toBe(true);
   });
 });
+
+describe('candidate checkpoint, the default period', () => {
+  it('is 30 s: nothing at 29.999 s, a checkpoint at 30 s (setInterval faked, the I/O real)', async () => {
+    const { vi } = await import('vitest');
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    cleanups.push(() => { vi.useRealTimers(); });
+    // No checkpointEverySec: the sidecar's default.
+    const { Sidecar } = await import('../../src/sidecar.js');
+    const s = await Sidecar.open({ dataDir: t.dir, config: { engine: { pool_threads: 0 } } });
+    cleanups.push(() => s.close());
+    expect(await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'V1' } })).toMatchObject({ status: 'OK' });
+    expect(await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'V1' })).toMatchObject({ status: 'OK' });
+    await drive(s, 120, 4);
+    const spy = vi.spyOn(s, 'checkpoint');
+    vi.advanceTimersByTime(29_999);
+    expect(spy).not.toHaveBeenCalled();
+    expect(readCkpt(t.dir)).toBeUndefined();
+    vi.advanceTimersByTime(1);
+    expect(spy).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(30_000);
+    expect(spy).toHaveBeenCalledTimes(2);
+    const k = await waitFor('the 30 s checkpoint', () => { const c = readCkpt(t.dir); return c && c.params.updates > 0 ? c : undefined; });
+    expect(k).toMatchObject({ version: 'V1', revision: 0 });
+  });
+});
