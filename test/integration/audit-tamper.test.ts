@@ -6,6 +6,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { openSidecar } from '../helpers/sidecar.js';
 import type { Sidecar } from '../../src/sidecar.js';
@@ -95,5 +97,19 @@ describe('AUDIT_TAMPER at start-up', () => {
     expect(hb.audit_metrics.verified).toBe(true);
     expect(hb.failure_status).toMatchObject({ mode: 'NORMAL', incident_count: 0 });
     expect(existsSync(join(d, 'failures')) ? readdirSync(join(d, 'failures')).filter((f) => f.startsWith('incident_')) : []).toEqual([]);
+  });
+
+  it('`shadowpath audit verify`, offline, names the first record cut off the end (exit 1); intact, exit 0', async () => {
+    const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+    const verify = (d: string) => new Promise<{ code: number; out: R }>((resolve) => {
+      execFile(process.execPath, [MAIN, 'audit', 'verify', '--data-dir', d, '--json'], { timeout: 30_000 }, (err, stdout) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: JSON.parse(stdout) as R });
+      });
+    });
+    const d = await history();
+    const ls = lines(d);
+    expect(await verify(d)).toMatchObject({ code: 0, out: { verified: true, length: ls.length } });
+    writeFileSync(logPath(d), ls.slice(0, -1).join('\n') + '\n');
+    expect(await verify(d)).toMatchObject({ code: 1, out: { verified: false, first_bad: { index: ls.length - 1, seq: ls.length } } });
   });
 });
