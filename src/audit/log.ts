@@ -11,11 +11,18 @@
 // At start-up (open): a last line without its newline is a torn write (the
 // process died mid-append); it is cut off and the cut is itself audited. Any
 // other mismatch is tampering: open() reports it, the caller locks down.
+//
+// After every group commit the head (seq, hash) is checkpointed to
+// audit.log.head (anchor.ts), so records cut off the end of the log — which
+// leaves a valid, shorter chain — are tampering too. Once open() has found
+// the log tampered, the anchor is left as it was for the life of the process:
+// re-anchoring onto a cut log would erase the evidence.
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SidecarError } from '../errors.js';
 import { ensureDir, fsyncDir } from '../store/atomic-file.js';
 import { GENESIS, seal, verifyChain, verifyChainAsync, type AuditRecord, type VerifyResult } from './chain.js';
+import { AnchorFile, anchorPath, checkAnchor, readAnchor } from './anchor.js';
 
 export interface OpenedLog {
   log: AuditLog;
@@ -39,6 +46,10 @@ export class AuditLog {
   private queue: Pending[] = [];
   private writing = false;
   private closed = false;
+  /** Group-commit writes made (one write and one fdatasync each). */
+  writes = 0;
+  /** Anchor writes that failed (the records were durable in the log; the anchor lags). */
+  anchorErrors = 0;
   /** Called when a write fails (disk full, I/O error). */
   onWriteError: (e: Error) => void = () => {};
   /**
@@ -48,7 +59,8 @@ export class AuditLog {
    */
   private readonly observers: Array<(r: AuditRecord, durable: boolean) => void> = [];
 
-  private constructor(readonly path: string, private fh: FileHandle, seq: number, head: string, private readonly clock: () => number) {
+  private constructor(readonly path: string, private fh: FileHandle, seq: number, head: string, private readonly clock: () => number,
+    private readonly anchor: AnchorFile, private readonly anchorFrozen: boolean) {
     this.seq = this.durableSeq = seq;
     this.head = this.durableHead = head;
   }
@@ -73,15 +85,21 @@ export class AuditLog {
       text = text.slice(0, cut);
     }
     const records = parseLines(text);
-    const verify = verifyChain(records);
+    const headPath = anchorPath(path);
+    const anchored = await readAnchor(headPath);
+    const verify = checkAnchor(records, verifyChain(records), anchored);
     // Appends continue from the last line as written, so a tampered log stays
     // detectably tampered rather than being silently re-based.
     const last = records[records.length - 1] as AuditRecord | undefined;
     const seq = typeof last?.seq === 'number' ? last.seq : records.length;
     const head = typeof last?.hash === 'string' ? last.hash : verify.head;
     const fh = await open(path, 'a', 0o600);
+    const anchor = await AnchorFile.open(headPath);
+    // A log from before anchors existed (or whose anchor was never written)
+    // is anchored from now on.
+    if (verify.ok && anchored === null && records.length > 0) await anchor.write({ seq, hash: head });
     await fsyncDir(dir);
-    return { log: new AuditLog(path, fh, seq, head, clock), tornBytes, verify };
+    return { log: new AuditLog(path, fh, seq, head, clock, anchor, !verify.ok), tornBytes, verify };
   }
 
   get length(): number {
@@ -124,9 +142,20 @@ export class AuditLog {
         this.notify(rest.map((p) => p.record), false);
         break;
       }
+      this.writes++;
       const last = batch[batch.length - 1].record;
       this.durableSeq = last.seq;
       this.durableHead = last.hash;
+      if (!this.anchorFrozen) {
+        try {
+          await this.anchor.write({ seq: last.seq, hash: last.hash });
+        } catch (e) {
+          // The records are durable in the log and stay acknowledged; only
+          // the anchor lags. The disk is failing all the same: say so.
+          this.anchorErrors++;
+          this.onWriteError(new SidecarError('E_DISK', `audit head anchor write failed: ${(e as Error).message}`, { errno: (e as NodeJS.ErrnoException).code }));
+        }
+      }
       for (const p of batch) p.resolve(p.record);
       this.notify(batch.map((p) => p.record), true);
     }
@@ -154,6 +183,7 @@ export class AuditLog {
     await this.drain();
     this.closed = true;
     await this.fh.close();
+    await this.anchor.close();
   }
 }
 
@@ -171,7 +201,10 @@ export function parseLines(text: string): unknown[] {
   return out;
 }
 
-/** Reads and verifies a log file (VERIFY_AUDIT, `shadowpath audit verify`). */
+/**
+ * Reads and verifies a log file (VERIFY_AUDIT, `shadowpath audit verify`),
+ * against its anchored head (`<path>.head`) when there is one.
+ */
 export async function verifyLogFile(path: string): Promise<VerifyResult & { records: AuditRecord[] }> {
   let text = '';
   try {
@@ -181,7 +214,8 @@ export async function verifyLogFile(path: string): Promise<VerifyResult & { reco
   }
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
   const records = parseLines(complete);
-  return { ...(await verifyChainAsync(records)), records: records as AuditRecord[] };
+  const v = checkAnchor(records, await verifyChainAsync(records), await readAnchor(anchorPath(path)));
+  return { ...v, records: records as AuditRecord[] };
 }
 
 export { GENESIS };

@@ -7,9 +7,10 @@ import { requireDataDir } from './data-dir.js';
 
 export const AUDIT_HELP = `usage: shadowpath audit verify [--data-dir DIR] [--json]
 
-Verifies the hash chain of DIR/audit/audit.log (default ./data) and names the
-first record that does not verify. Exit 0 when the chain is intact, 1 when not
-(or when DIR does not exist or holds no audit log: E_NO_DATA_DIR).`;
+Verifies the hash chain of DIR/audit/audit.log (default ./data), against its
+anchored head DIR/audit/audit.log.head (records cut off the end), and names
+the first record that does not verify. Exit 0 when the chain is intact, 1
+when not (or when DIR does not exist or holds no audit log: E_NO_DATA_DIR).`;
 
 export async function auditCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;

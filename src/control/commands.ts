@@ -62,6 +62,8 @@ export class ControlPlane {
   /** Writes of the state, one at a time, each of the latest state. */
   private writes: Promise<void> = Promise.resolve();
   private durableVersion: number;
+  /** The failure mode in the state file (never READ_ONLY_DISK). */
+  private persistedMode: ControlState['failure']['mode'];
   /** Model loads into the engine, in transition order. */
   private loads: Promise<void> = Promise.resolve();
   /** The system transitions' writes, loads and audit records still under way. */
@@ -70,6 +72,7 @@ export class ControlPlane {
   constructor(private readonly d: ControlDeps) {
     this.current = d.state;
     this.durableVersion = d.state.version;
+    this.persistedMode = d.state.failure.mode === 'READ_ONLY_DISK' ? 'NORMAL' : d.state.failure.mode;
     this.tokens = new ConfirmationTokens(d.config.token_ttl_s * 1000, d.clock);
     d.engine.setView(viewOf(d.state));
   }
@@ -209,8 +212,12 @@ export class ControlPlane {
     const w = this.writes.then(async () => {
       if (this.durableVersion >= version) return;
       const snap = this.state;
-      await saveState(this.d.statePath, snap);
+      // READ_ONLY_DISK is a fact about this process's disk, kept in memory
+      // only: a restart on a healthy disk starts in the mode written before.
+      const onDisk = snap.failure.mode === 'READ_ONLY_DISK' ? { ...snap, failure: { ...snap.failure, mode: this.persistedMode } } : snap;
+      await saveState(this.d.statePath, onDisk);
       this.durableVersion = snap.version;
+      this.persistedMode = onDisk.failure.mode;
     });
     this.writes = w.catch(() => undefined);
     return w;
@@ -227,7 +234,15 @@ export class ControlPlane {
     try {
       await this.persist(next.version);
     } catch (e) {
-      if (this.state === next) this.commit(before);
+      // Safety first: a lockdown the disk refused stays in effect in memory
+      // (every cycle STOP; HEARTBEAT shows it), and the reply says it is not
+      // durable. Anything else goes back to what it was.
+      const latchedNow = next.lockdown.active && !before.lockdown.active;
+      if (this.state === next && !latchedNow) this.commit(before);
+      if (latchedNow) {
+        this.d.onDiskError?.(e as Error);
+        throw new SidecarError('E_DISK', `the lockdown is in effect in memory (every cycle STOP) but could not be made durable: it will not survive a restart (${(e as Error).message})`);
+      }
       throw e;
     }
   }
@@ -257,9 +272,11 @@ export class ControlPlane {
     if (!t.ok) return null;
     this.commit(t.next);
     const version = t.next.version;
+    // Entering READ_ONLY_DISK writes nothing: the disk just refused a write.
+    const write = !(t.next.failure.mode === 'READ_ONLY_DISK' && cmd.type === 'FAILURE');
     const done = (async () => {
       try {
-        await this.persist(version);
+        if (write) await this.persist(version);
       } catch (e) {
         // READ_ONLY_DISK keeps the state in memory only; report the first error.
         if (!this.readOnly) this.d.onDiskError?.(e as Error);

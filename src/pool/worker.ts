@@ -29,7 +29,13 @@ export default function serve(task: ServeTask): string {
     if (seq === STOP_SEQ) return 'stopped';
     if (seq === seen) continue;
     const fault = data.allowFaultInjection ? ch.readTask().fault : undefined;
-    if (fault === 'late') Atomics.wait(c, CH_READY, 1, 50); // oversleep: the main thread steals the batch
+    if (fault === 'late') {
+      // Oversleep (a test fault): stay away until the main thread has stolen
+      // the batch, however long it takes it to get there (5 s at most), so a
+      // test of the steal does not depend on who wins a race.
+      const until = Date.now() + 5000;
+      while (Atomics.load(c, CH_CLAIM) === seq && Date.now() < until) Atomics.wait(c, CH_READY, 1, 1);
+    }
     if (Atomics.compareExchange(c, CH_CLAIM, seq, -seq) !== seq) { seen = seq; continue; }
     const t = ch.readTask();
     if (fault !== undefined && fault !== 'late') injectFault(fault);

@@ -118,14 +118,14 @@ export function loadVerdict(s: LoadSummary, maxForcedStopRate: number): { ok: bo
 }
 
 /** The server's failure mode etc. from one HEARTBEAT, over the run's transport; null when it cannot be asked. */
-export async function probeServer(o: Pick<LoadOptions, 'host' | 'tcpPort' | 'httpPort' | 'transport'>): Promise<ServerProbe | null> {
+export async function probeServer(o: Pick<LoadOptions, 'host' | 'tcpPort' | 'httpPort' | 'transport' | 'tls'>): Promise<ServerProbe | null> {
   try {
     let hb: Record<string, any>;
     if (o.transport === 'http') {
-      const h = new HttpClient(o.host, o.httpPort, 1);
+      const h = new HttpClient(o.host, o.httpPort, 1, o.tls);
       try { hb = (await h.request('GET', '/v1/heartbeat')).body; } finally { h.close(); }
     } else {
-      const t = await TcpClient.connect(o.host, o.tcpPort);
+      const t = await TcpClient.connect(o.host, o.tcpPort, 'json', o.tls);
       try { hb = await t.request({ type: 'HEARTBEAT' }); } finally { t.close(); }
     }
     const f = hb.failure_status;

@@ -21,17 +21,39 @@ export function fsyncDir(dir: string): Promise<void> {
   });
 }
 
+/** A step of a durable write, for the write-fault test seam. */
+export type WriteStep = 'write' | 'fsync';
+
+/**
+ * Test seam: asked before the data and the fsync of every writeFileAtomic;
+ * an error it returns fails that step as the kernel would (ENOSPC, EIO…),
+ * through the same path as a real failure (the temporary file is removed,
+ * the target is untouched). Null (the default) costs one comparison. Tests
+ * set it in-process to inject disk faults without root or a full disk.
+ */
+export type WriteFault = (path: string, step: WriteStep) => NodeJS.ErrnoException | null;
+let writeFault: WriteFault | null = null;
+
+export function setWriteFault(f: WriteFault | null): void {
+  writeFault = f;
+}
+
 export function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  const fault = writeFault;
   return new Promise<void>((resolve, reject) => {
     const fail = (e: Error) => fs.unlink(tmp, () => reject(e));
     fs.open(tmp, 'wx', 0o600, (err, fd) => {
       if (err) return reject(err);
-      fs.write(fd, buf, 0, buf.length, 0, (e1) => {
+      const injected = fault?.(path, 'write') ?? null;
+      const write = (cb: (e: Error | null) => void) => (injected ? setImmediate(cb, injected) : fs.write(fd, buf, 0, buf.length, 0, (e) => cb(e)));
+      write((e1) => {
         if (e1) return fs.close(fd, () => fail(e1));
-        fs.fsync(fd, (e2) => {
+        const injectedSync = fault?.(path, 'fsync') ?? null;
+        const fsync = (cb: (e: Error | null) => void) => (injectedSync ? setImmediate(cb, injectedSync) : fs.fsync(fd, (e) => cb(e)));
+        fsync((e2) => {
           fs.close(fd, (e3) => {
             if (e2 || e3) return fail((e2 ?? e3)!);
             fs.rename(tmp, path, (e4) => {

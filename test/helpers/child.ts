@@ -12,8 +12,12 @@ export class Child {
   private dead: Error | null = null;
   readonly exited: Promise<number | null>;
 
-  constructor(dataDir: string) {
-    this.proc = spawn(process.execPath, [SCRIPT, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  /**
+   * `threads`: the kernel pool's worker threads in the child (0: the kernel on
+   * its main thread); `checkpointEverySec`: the candidate checkpoint period (0: only at close).
+   */
+  constructor(dataDir: string, threads = Number(process.env.SP_TEST_POOL_THREADS ?? 0), checkpointEverySec = 0) {
+    this.proc = spawn(process.execPath, [SCRIPT, dataDir, String(threads), String(checkpointEverySec)], { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       const w = this.waiters.shift();
       if (w) w.ok(l); else this.lines.push(l);

@@ -8,8 +8,9 @@ export function modelFor(e: Engine, arch: 'linear' | 'mlp' = 'linear', init: 'ze
   return { shape, seed, body: initBody(shape, init, seed), updates: 0 };
 }
 
+/** Pool threads unless a test says: 0, or SP_TEST_POOL_THREADS (see helpers/sidecar.ts). */
 export async function engine(opts: EngineOptions = {}): Promise<Engine> {
-  return Engine.create({ ...opts, config: { pool_threads: 0, ...opts.config } });
+  return Engine.create({ ...opts, config: { pool_threads: Number(process.env.SP_TEST_POOL_THREADS ?? 0), ...opts.config } });
 }
 
 export function ok(r: CycleReply | ErrorReply): CycleReply {

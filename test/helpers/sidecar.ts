@@ -1,8 +1,16 @@
 import { Sidecar, type SidecarOptions } from '../../src/sidecar.js';
-import type { CycleReply } from '../../src/engine/types.js';
+import type { CycleReply, ErrorReply } from '../../src/engine/types.js';
+
+/**
+ * Worker threads of the kernel pool in tests that do not say: 0 (the kernel on
+ * the calling thread) unless SP_TEST_POOL_THREADS is set, so a whole suite can
+ * be rerun over real workers and shared memory, e.g.
+ * `SP_TEST_POOL_THREADS=1 npx vitest run test/integration/control.test.ts`.
+ */
+export const DEFAULT_POOL_THREADS = Number(process.env.SP_TEST_POOL_THREADS ?? 0);
 
 export async function openSidecar(dataDir: string, extra: Partial<SidecarOptions> = {}): Promise<Sidecar> {
-  return Sidecar.open({ dataDir, checkpointEverySec: 0, ...extra, config: { ...extra.config, engine: { pool_threads: 0, ...extra.config?.engine } } });
+  return Sidecar.open({ dataDir, checkpointEverySec: 0, ...extra, config: { ...extra.config, engine: { pool_threads: DEFAULT_POOL_THREADS, ...extra.config?.engine } } });
 }
 
 /** Sends a command; for two-step ones, confirms with the token it gets. */
@@ -12,11 +20,22 @@ export async function confirmed(s: Sidecar, cmd: Record<string, unknown>, confir
   return (await s.handle({ ...cmd, ...(confirmer ? { operator_id: confirmer } : {}), confirmation_token: first.confirmation_token })) as Record<string, unknown>;
 }
 
+/** Thrown by drive() when a cycle was not answered OK: a caller's `.every()` can then never hold over errors. */
+export class DriveError extends Error {
+  constructor(readonly reply: CycleReply | ErrorReply, readonly index: number) {
+    super(`drive(): cycle ${index} was answered ${JSON.stringify(reply).slice(0, 300)}`);
+  }
+}
+
 /**
- * Runs `n` cycles of a few agents that close each previous decision with an
- * outcome, so the candidate has shadow samples and off-policy evidence.
+ * Runs `n` cycles (n ≥ 1) of a few agents that close each previous decision
+ * with an outcome, so the candidate has shadow samples and off-policy
+ * evidence. Every cycle must be answered OK: the first reply that is not
+ * throws a DriveError. So the result always holds exactly `n` OK replies,
+ * and an assertion over it runs over a non-empty set of real decisions.
  */
 export async function drive(s: Sidecar, n: number, agents = 8): Promise<CycleReply[]> {
+  if (!(n >= 1)) throw new Error(`drive(): n must be at least 1, got ${n}`);
   const last = new Map<string, string>();
   const out: CycleReply[] = [];
   for (let i = 0; i < n; i += agents) {
@@ -27,12 +46,12 @@ export async function drive(s: Sidecar, n: number, agents = 8): Promise<CycleRep
       return s.handle(prev ? { agent_id: id, state, intent_taken: prev, result: { outcomes: { is_alive: true, damage_dealt: state.target_distance < 3 ? 1 : 0 } } } : { agent_id: id, state });
     }));
     for (const r of rs) {
-      const c = r as CycleReply;
-      // Every cycle must be answered OK: callers assert over what this returns.
-      if (c.status !== 'OK') throw new Error(`drive: a cycle was not answered OK: ${JSON.stringify(c)}`);
+      const c = r as CycleReply | ErrorReply;
+      if (c.status !== 'OK') throw new DriveError(c, out.length);
       last.set(c.agent_id, c.intent);
       out.push(c);
     }
   }
+  if (out.length !== n) throw new Error(`drive(): ${out.length} replies for ${n} cycles`);
   return out;
 }

@@ -6,6 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 let cleanups: Array<() => void> = [];
@@ -98,8 +99,12 @@ describe('incident investigation and the health checklist, end to end', () => {
     // Back in time (before the last state, now + 10 s) but not stale: the wall clock now.
     const fault = await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: Date.now() / 1000 } });
     expect(fault).toMatchObject({ intent: 'STOP', fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
-    await new Promise((r) => setTimeout(r, 300));
-    const hb = await c.request({ type: 'HEARTBEAT' });
+    // The mode, last_failure and incident_count change at once; the incident
+    // file follows, and HEARTBEAT says incident_pending until it is on disk.
+    const hb = await waitFor('the TIME_INTEGRITY_VIOLATION incident on disk', async () => {
+      const h = await c.request({ type: 'HEARTBEAT' });
+      return (h as any).failure_status?.incident_count >= 1 && (h as any).failure_status.incident_pending === false ? h : undefined;
+    });
     expect((hb as any).failure_status).toMatchObject({ mode: 'TEMPORAL_LOCK', incident_count: 1, last_failure: { type: 'TIME_INTEGRITY_VIOLATION' } });
     // The incident file, and its audit record.
     const list = await c.request({ type: 'LIST_INCIDENTS', operator_id: 'Op-01' });
@@ -120,7 +125,9 @@ describe('incident investigation and the health checklist, end to end', () => {
     expect(health.stdout).toMatch(/PASS\s+Violation rate < 0.01/);
     expect(health.stdout).toMatch(/FAIL\s+Active model matches expectations/);
     expect(health.stdout).toMatch(/WARN\s+Quarantine inspected\s+1 blocked: UNKNOWN_INTENT 1/);
-    expect(health.stdout).toMatch(/PASS\s+Latency p99 < 50 ms/);
+    // The latency line is there with its figure; whether it passes is the
+    // machine's business, not this test's (the bench measures latency).
+    expect(health.stdout).toMatch(/(PASS|FAIL)\s+Latency p99 < 50 ms\s+[\d.]+ ms over the last \d+ cycles/);
     const h2 = await fetch(`http://127.0.0.1:${info.http_port}/v1/health`);
     expect(((await h2.json()) as any).checks).toHaveLength(5);
     const metrics = await (await fetch(`http://127.0.0.1:${info.http_port}/metrics`)).text();

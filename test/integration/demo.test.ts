@@ -78,8 +78,9 @@ describe('shadowpath demo', () => {
     const t = tmpDir('shadowpath-demo-');
     cleanups.push(t.cleanup);
     const s = await openSidecar(t.dir);
-    await s.handle({ agent_id: 'bot-1', state: { timestamp: 100 } });
-    await s.handle({ agent_id: 'bot-1', state: { timestamp: 50 } });
+    const now = Date.now() / 1000; // wall-clock stamps: older than 2 s would be stale (the default), not back in time
+    await s.handle({ agent_id: 'bot-1', state: { timestamp: now } });
+    await s.handle({ agent_id: 'bot-1', state: { timestamp: now - 1 } });
     await s.failures.drain();
     expect((s.heartbeat() as any).failure_status.mode).toBe('TEMPORAL_LOCK');
     await s.close();
@@ -87,7 +88,7 @@ describe('shadowpath demo', () => {
     // Left alone, it stays locked: said plainly, never "serves", exit 1.
     const stuck = await runDemo(t.dir, 4, undefined, []);
     expect(stuck.code).toBe(1);
-    expect(stuck.stderr).toMatch(/FAILURE MODE TEMPORAL_LOCK \(TIME_INTEGRITY_VIOLATION: timestamp 50 is before 100\): every cycle is answered STOP/);
+    expect(stuck.stderr).toMatch(/FAILURE MODE TEMPORAL_LOCK \(TIME_INTEGRITY_VIOLATION: timestamp [\d.]+ is before [\d.]+\): every cycle is answered STOP/);
     expect(stuck.stderr).toMatch(/shadowpath cmd RESET_FAILURE_STATUS --operator demo --yes --tcp-port \d+/);
     expect(stuck.stderr).not.toContain('now serves');
     expect(stuck.stdout).toMatch(/NOT healthy: the failure mode is TEMPORAL_LOCK/);

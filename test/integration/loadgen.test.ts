@@ -73,8 +73,9 @@ describe('shadowpath loadgen, again and again against one server', () => {
     const port = ['--tcp-port', String(info.tcp_port)];
     const c = await TcpClient.connect('127.0.0.1', info.tcp_port);
     cleanups.push(() => c.close());
-    await c.request({ agent_id: 'bot-1', state: { timestamp: 100 } });
-    await c.request({ agent_id: 'bot-1', state: { timestamp: 50 } });
+    const now = Date.now() / 1000; // wall-clock stamps: older than 2 s would be stale (the default), not back in time
+    await c.request({ agent_id: 'bot-1', state: { timestamp: now } });
+    await c.request({ agent_id: 'bot-1', state: { timestamp: now - 1 } });
     await new Promise((r) => setTimeout(r, 200));
     const r = await run(['loadgen', '--rate', '500', '--duration', '1', ...port]);
     expect(r.code).toBe(1);

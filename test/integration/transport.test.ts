@@ -2,6 +2,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import net from 'node:net';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor, within } from '../helpers/wait.js';
 import { server } from '../helpers/server.js';
 import { TcpClient, HttpClient } from '../../src/transport/client.js';
 import { BINARY_PREFACE, encodeFrame } from '../../src/transport/framing.js';
@@ -29,7 +30,7 @@ function rawExchange(port: number, bytes: Buffer | string): Promise<{ text: stri
     const s = net.connect({ host: '127.0.0.1', port }, () => s.write(bytes));
     let text = '';
     s.on('data', (d) => { text += d.toString('latin1'); });
-    const t = setTimeout(() => { s.destroy(); resolve({ text, closed: false }); }, 1500);
+    const t = setTimeout(() => { s.destroy(); resolve({ text, closed: false }); }, 15_000); // a deadline: a close comes far sooner
     s.on('close', () => { clearTimeout(t); resolve({ text, closed: true }); });
     s.on('error', () => {});
   });
@@ -139,9 +140,11 @@ describe('TCP, binary MessagePack frames', () => {
     const chunks: Buffer[] = [];
     sock.on('data', (d) => chunks.push(d));
     const frame = Buffer.concat([BINARY_PREFACE, encodeFrame(pack({ agent_id: 'p', state: STATE }))]);
-    for (let i = 0; i < frame.length; i += 3) { sock.write(frame.subarray(i, i + 3)); await new Promise((r) => setTimeout(r, 2)); }
-    await new Promise((r) => setTimeout(r, 200));
-    const all = Buffer.concat(chunks);
+    // Three bytes at a time, each after the previous one was handed to the
+    // kernel (with no delay, so each is a segment of its own).
+    sock.setNoDelay(true);
+    for (let i = 0; i < frame.length; i += 3) await new Promise<void>((r) => sock.write(frame.subarray(i, i + 3), () => setImmediate(r)));
+    const all = await waitFor('the reply frame', () => { const b = Buffer.concat(chunks); return b.length >= 4 && b.length >= 4 + b.readUInt32BE(0) ? b : undefined; });
     expect(all.readUInt32BE(0)).toBe(all.length - 4);
     expect(unpack(all.subarray(4))).toMatchObject({ status: 'OK', agent_id: 'p' });
   });
@@ -167,13 +170,21 @@ describe('TCP backpressure', () => {
     const line = Buffer.from(JSON.stringify({ type: 'HEARTBEAT' }) + '\n');
     const burst = Buffer.concat(Array.from({ length: 20_000 }, () => line));
     greedy.write(burst);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Wait until the server has stopped reading the greedy client: its count
+    // of requests taken stays put for 300 ms (polled, 15 s at most).
+    let last = -1, sameSince = Date.now();
+    await waitFor('the server to stop reading the greedy client', () => {
+      const n = s.tcp!.stats.requests;
+      if (n !== last) { last = n; sameSince = Date.now(); return false; }
+      return n > 0 && Date.now() - sameSince >= 300;
+    });
     expect(s.tcp!.inFlight).toBeLessThanOrEqual(64);
     expect(s.tcp!.stats.requests).toBeLessThan(20_000); // it stopped reading the greedy client
     const c = await tcp(s);
-    const t0 = performance.now();
-    expect(await c.request({ state: STATE })).toMatchObject({ status: 'OK' });
-    expect(performance.now() - t0).toBeLessThan(1000);
+    // Served while the greedy client is stuck: a generous deadline, not a
+    // latency figure (latency is the bench's business).
+    expect(await within(10_000, 'a request beside the greedy client', c.request({ state: STATE }))).toMatchObject({ status: 'OK' });
+    expect(s.tcp!.stats.requests).toBeLessThan(20_000);
   });
 });
 

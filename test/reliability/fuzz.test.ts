@@ -3,9 +3,13 @@
 // __proto__/constructor keys, invalid UTF-8, truncated and oversized frames,
 // unknown commands and fields — as cycles and commands over TCP JSON, binary
 // frames and HTTP. FUZZ_RUNS inputs in all (5,000 in `npm test`; 100,000 in
-// `npm run fuzz`). After them: the server still serves, every reply carried a
-// stable code, no weight is non-finite, and the quarantine on disk holds
-// exactly the experiences the engine rejected.
+// `npm run fuzz`). Every input is followed on its connection by a barrier
+// request, so each one is shown answered (the barrier's reply comes back
+// after it) or its stream closed by the server after an ERROR reply — never
+// "no reply within a few milliseconds". After them: the server still serves,
+// every reply carried a stable code, the production model (promoted before
+// the run) has the same weights, no weight is non-finite, and the quarantine
+// on disk holds exactly the experiences the engine rejected.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import net from 'node:net';
@@ -15,6 +19,7 @@ import { TcpClient, HttpClient } from '../../src/transport/client.js';
 import { BINARY_PREFACE, encodeFrame } from '../../src/transport/framing.js';
 import { pack } from '../../src/transport/codec.js';
 import { readQuarantine } from '../../src/monitor/quarantine.js';
+import { weightsSha256 } from '../../src/kernel/model.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { RunningServer } from '../../src/server.js';
 
@@ -23,16 +28,27 @@ const STATUSES = new Set(['OK', 'REJECTED', 'ERROR', 'REQUIRED_CONFIRMATION']);
 
 let s: RunningServer;
 let cleanup: () => void;
-const tally = { replies: 0, byCode: new Map<string, number>(), closed: 0 };
+const tally = { replies: 0, byCode: new Map<string, number>(), closed: 0, answered: 0 };
+/** Decode errors: the server answers them with ERROR and closes that stream (PROTOCOL section 1). */
+const CLOSING = new Set(['E_BAD_JSON', 'E_TOO_LARGE', 'E_TOO_DEEP', 'E_BAD_MSGPACK']);
+let productionSha = '';
 
 beforeAll(async () => {
   const t = tmpDir();
   cleanup = t.cleanup;
   s = await server(t.dir, { config: { max_cycles_per_s: 0, engine: { max_agents: 10_000 } } });
   const c = await TcpClient.connect('127.0.0.1', s.tcpPort!);
-  await c.request({ type: 'REGISTER_MODEL', operator_id: 'fuzz', metadata: { version: 'F1', architecture: 'mlp', hidden: 8 } });
-  await c.request({ type: 'SET_CANDIDATE_MODEL', operator_id: 'fuzz', version: 'F1' });
+  // A production model (forced in) and a learning candidate, so both sets of
+  // weights are exposed to the fuzzed traffic.
+  expect(await c.request({ type: 'REGISTER_MODEL', operator_id: 'fuzz', metadata: { version: 'P1', architecture: 'mlp', hidden: 8, init: 'random' } })).toMatchObject({ status: 'OK' });
+  expect(await c.request({ type: 'SET_CANDIDATE_MODEL', operator_id: 'fuzz', version: 'P1' })).toMatchObject({ status: 'OK' });
+  const p1 = await c.request({ type: 'PROMOTE_CANDIDATE', operator_id: 'fuzz', force: true });
+  expect(await c.request({ type: 'PROMOTE_CANDIDATE', operator_id: 'fuzz', force: true, confirmation_token: p1.confirmation_token })).toMatchObject({ status: 'OK', active_model: 'P1' });
+  expect(await c.request({ type: 'END_WATCH', operator_id: 'fuzz' })).toMatchObject({ status: 'OK' }); // every agent on P1, and a candidate may be set
+  expect(await c.request({ type: 'REGISTER_MODEL', operator_id: 'fuzz', metadata: { version: 'F1', architecture: 'mlp', hidden: 8 } })).toMatchObject({ status: 'OK' });
+  expect(await c.request({ type: 'SET_CANDIDATE_MODEL', operator_id: 'fuzz', version: 'F1' })).toMatchObject({ status: 'OK' });
   c.close();
+  productionSha = weightsSha256((await s.sidecar.engine.snapshotProduction())!);
 });
 afterAll(async () => { await s.close(); cleanup(); });
 
@@ -49,35 +65,80 @@ function check(reply: unknown): void {
   if (Array.isArray(r.replies)) for (const x of r.replies) check(x);
 }
 
+const BARRIER_JSON = Buffer.from('{"type":"HEARTBEAT"}\n');
+const BARRIER_BIN = encodeFrame(pack({ type: 'HEARTBEAT' }));
+
+/** Requests the server will see in `bytes` sent as JSON lines: the non-blank lines (a blank line is skipped). */
+function jsonRequests(bytes: Buffer): number {
+  return bytes.toString('utf8').split('\n').slice(0, -1).filter((l) => l.replace(/\r$/, '').trim() !== '').length;
+}
+
 /**
- * Sends raw bytes on a fresh connection; resolves with the replies received
- * once the server has answered (a whole line or frame) or closed, or after
- * `waitMs` when no reply is due (a truncated frame).
+ * Sends raw bytes on a fresh connection, then a barrier (a HEARTBEAT), and
+ * collects replies until every request has been answered — `expected` of the
+ * input plus the barrier — or the server closed the connection. Then checks
+ * the one of the two outcomes the protocol allows: all answered, the last
+ * being the barrier's OK; or closed by the server after at least one reply,
+ * the last an ERROR with a stream-closing code. A deadline (15 s) fails the
+ * input rather than taking silence for an answer.
  */
-function raw(bytes: Buffer, binary: boolean, waitMs = 3000): Promise<unknown[]> {
-  return new Promise((resolve) => {
+function exchange(bytes: Buffer, binary: boolean, expected: number, opts: { barrier?: boolean; endAfter?: boolean; splitAt?: number } = {}): Promise<unknown[]> {
+  const barrier = opts.barrier !== false;
+  const want = expected + (barrier ? 1 : 0);
+  return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! });
-    const chunks: Buffer[] = [];
+    sock.setNoDelay(true);
+    let buf = Buffer.alloc(0);
+    const out: unknown[] = [];
     let done = false;
-    const finish = () => {
+    const finish = (closed: boolean) => {
       if (done) return;
       done = true;
+      clearTimeout(deadline);
       sock.destroy();
-      const all = Buffer.concat(chunks);
-      const out: unknown[] = [];
+      try {
+        if (out.length === want && !opts.endAfter) {
+          if (barrier) expect(out.at(-1), 'the barrier is answered last').toMatchObject({ status: 'OK', type: 'HEARTBEAT' });
+          tally.answered++;
+        } else {
+          expect(closed, `${out.length} of ${want} replies and the connection still open`).toBe(true);
+          tally.closed++;
+          if (opts.endAfter && want === 0) expect(out).toEqual([]); // nothing was due: our FIN closed it
+          else {
+            expect(out.length, 'a stream is closed only after an ERROR reply').toBeGreaterThan(0);
+            const last = out.at(-1) as { status?: string; error?: { code?: string } };
+            expect(last.status).toBe('ERROR');
+            expect(CLOSING.has(last.error?.code as string), `closed after ${JSON.stringify(last).slice(0, 200)}`).toBe(true);
+          }
+        }
+        for (const r of out) check(r);
+        resolve(out);
+      } catch (e) { reject(e); }
+    };
+    const deadline = setTimeout(() => { done = true; sock.destroy(); reject(new Error(`no answer and no close within 15 s: ${out.length} of ${want} replies`)); }, 15_000);
+    sock.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
       if (binary) {
-        for (let o = 0; o + 4 <= all.length;) { const n = all.readUInt32BE(o); if (o + 4 + n > all.length) break; out.push(JSON.parse(JSON.stringify((globalThis as any).__unpack(all.subarray(o + 4, o + 4 + n))))); o += 4 + n; }
-      } else for (const l of all.toString('utf8').split('\n')) if (l) out.push(JSON.parse(l));
-      resolve(out);
-    };
-    const complete = () => {
-      const all = Buffer.concat(chunks);
-      return binary ? all.length >= 4 && all.length >= 4 + all.readUInt32BE(0) : all.includes(10);
-    };
-    sock.on('data', (d) => { chunks.push(d); if (complete()) setImmediate(finish); });
-    sock.on('close', () => { tally.closed++; finish(); });
-    sock.on('error', () => finish());
-    sock.on('connect', () => { sock.write(bytes); setTimeout(finish, waitMs); });
+        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          const n = buf.readUInt32BE(0);
+          out.push(JSON.parse(JSON.stringify((globalThis as any).__unpack(buf.subarray(4, 4 + n)))));
+          buf = buf.subarray(4 + n);
+        }
+      } else {
+        let nl: number;
+        while ((nl = buf.indexOf(10)) >= 0) { out.push(JSON.parse(buf.subarray(0, nl).toString('utf8'))); buf = buf.subarray(nl + 1); }
+      }
+      if (out.length >= want && !opts.endAfter) finish(false);
+    });
+    sock.on('close', () => finish(true));
+    sock.on('error', () => { /* a reset by the server after an error reply: 'close' follows */ });
+    sock.on('connect', () => {
+      const tail = barrier ? (binary ? BARRIER_BIN : BARRIER_JSON) : Buffer.alloc(0);
+      const all = Buffer.concat([binary ? BINARY_PREFACE : Buffer.alloc(0), bytes, tail]);
+      const at = opts.splitAt === undefined ? all.length : (binary ? BINARY_PREFACE.length : 0) + opts.splitAt;
+      // The rest goes in a later write, usually a later chunk for the server.
+      sock.write(all.subarray(0, at), () => setImmediate(() => { if (!done) sock.write(all.subarray(at)); if (opts.endAfter) sock.end(); }));
+    });
   });
 }
 
@@ -116,7 +177,7 @@ const rawJson = fc.oneof(
 
 type Case =
   | { kind: 'tcp-obj'; v: unknown } | { kind: 'tcp-raw'; v: string } | { kind: 'bin-obj'; v: unknown } | { kind: 'bin-raw'; v: Uint8Array }
-  | { kind: 'http-obj'; v: unknown; path: string } | { kind: 'utf8'; v: Uint8Array } | { kind: 'huge'; n: number } | { kind: 'truncated'; v: unknown };
+  | { kind: 'http-obj'; v: unknown; path: string } | { kind: 'utf8'; v: Uint8Array } | { kind: 'huge'; n: number } | { kind: 'truncated'; v: unknown; rest: boolean };
 
 const caseArb: fc.Arbitrary<Case> = fc.oneof(
   { weight: 6, arbitrary: fc.oneof(cycleArb, commandArb, fc.record({ cycles: fc.array(cycleArb, { maxLength: 4 }) })).map((v) => ({ kind: 'tcp-obj' as const, v })) },
@@ -126,7 +187,7 @@ const caseArb: fc.Arbitrary<Case> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.oneof(cycleArb, commandArb), fc.constantFrom('/v1/cycle', '/v1/command')).map(([v, path]) => ({ kind: 'http-obj' as const, v, path })) },
   { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 32 }).map((v) => ({ kind: 'utf8' as const, v })) },
   { weight: 1, arbitrary: fc.constantFrom(10_000, 300_000, (1 << 20) + 100).map((n) => ({ kind: 'huge' as const, n })) },
-  { weight: 1, arbitrary: fc.oneof(cycleArb, commandArb).map((v) => ({ kind: 'truncated' as const, v })) },
+  { weight: 1, arbitrary: fc.tuple(fc.oneof(cycleArb, commandArb), fc.boolean()).map(([v, rest]) => ({ kind: 'truncated' as const, v, rest })) },
 );
 
 describe(`fuzzing the wire (${RUNS} inputs)`, () => {
@@ -143,22 +204,19 @@ describe(`fuzzing the wire (${RUNS} inputs)`, () => {
         case 'tcp-obj': check(await tcp.request(c.v)); break;
         case 'bin-obj': check(await bin.request(c.v)); break;
         case 'http-obj': { const r = c.path === '/v1/cycle' ? await http.cycle(c.v) : await http.command(c.v); check(r.body); expect([200, 400, 403, 404, 409, 413, 429, 503]).toContain(r.status); break; }
-        case 'tcp-raw':
-          if (c.v.includes('\n') || c.v.trim() === '') { // blank lines are skipped by the protocol: no reply is due
-            for (const r of await raw(Buffer.from(c.v + '\n', 'latin1'), false, 20)) check(r);
-          } else {
-            const got = await raw(Buffer.from(c.v + '\n', 'latin1'), false);
-            expect(got.length, `no reply to ${JSON.stringify(c.v).slice(0, 80)}`).toBeGreaterThan(0);
-            for (const r of got) check(r);
-          }
-          break;
-        case 'utf8': for (const r of await raw(Buffer.concat([Buffer.from('{"state":{"x":"'), Buffer.from(c.v), Buffer.from('"}}\n')]), false)) check(r); break;
-        case 'bin-raw': for (const r of await raw(Buffer.concat([BINARY_PREFACE, encodeFrame(c.v)]), true)) check(r); break;
-        case 'huge': for (const r of await raw(Buffer.from(JSON.stringify({ state: { health: 0.5 }, big: 'x'.repeat(c.n), arr: new Array(Math.min(c.n, 50_000)).fill(1) }) + '\n'), false)) check(r); break;
+        case 'tcp-raw': { const b = Buffer.from(c.v + '\n', 'latin1'); await exchange(b, false, jsonRequests(b)); break; }
+        case 'utf8': { const b = Buffer.concat([Buffer.from('{"state":{"x":"'), Buffer.from(c.v), Buffer.from('"}}\n')]); await exchange(b, false, 1); break; }
+        case 'bin-raw': await exchange(encodeFrame(c.v), true, 1); break;
+        case 'huge': await exchange(Buffer.from(JSON.stringify({ state: { health: 0.5 }, big: 'x'.repeat(c.n), arr: new Array(Math.min(c.n, 50_000)).fill(1) }) + '\n'), false, 1); break;
         case 'truncated': {
+          // An incomplete frame is kept for the rest: followed by the rest and
+          // the barrier it is answered (one reply, then the barrier's); left
+          // incomplete and our side closed, nothing is due and the server
+          // closes without a reply.
           const frame = encodeFrame(pack(c.v));
-          const cut = Buffer.concat([BINARY_PREFACE, frame.subarray(0, Math.max(1, frame.length - 3))]);
-          expect(await raw(cut, true, 5)).toEqual([]); // no reply is due for an incomplete frame: the server waits for the rest
+          const cut = Math.max(1, frame.length - 3);
+          if (c.rest) await exchange(frame, true, 1, { splitAt: cut });
+          else await exchange(frame.subarray(0, cut), true, 0, { barrier: false, endAfter: true });
           break;
         }
       }
@@ -174,13 +232,21 @@ describe(`fuzzing the wire (${RUNS} inputs)`, () => {
     expect(await bin.request({ type: 'HEARTBEAT' })).toMatchObject({ status: 'OK' });
     expect((await http.cycle({ state: { health: 1 } })).status).toBe(200);
     tcp.close(); bin.close(); http.close();
-    // No weight became non-finite.
+    // The production model is still the one promoted before the run, with
+    // the same weights; no weight of it or of the candidate is non-finite.
     const e = s.sidecar.engine;
-    for (const p of [await e.snapshotProduction(), await e.snapshotCandidate()]) if (p) expect(p.body.every(Number.isFinite)).toBe(true);
+    const prod = await e.snapshotProduction(), cand = await e.snapshotCandidate();
+    expect(e.productionVersion).toBe('P1');
+    expect(prod).not.toBeNull();
+    expect(cand).not.toBeNull();
+    expect(weightsSha256(prod!)).toBe(productionSha);
+    for (const p of [prod!, cand!]) { expect(p.body.length).toBeGreaterThan(0); expect(p.body.every(Number.isFinite)).toBe(true); }
+    expect(tally.answered).toBeGreaterThan(0);
+    expect(tally.closed).toBeGreaterThan(0);
     // The quarantine on disk holds exactly what the engine rejected.
     await s.sidecar.quarantine.close();
     expect(readQuarantine(s.sidecar.paths.quarantine).length).toBe(e.stats.quarantined);
     expect(s.sidecar.quarantine.total).toBe(e.stats.quarantined);
-    console.log(`fuzz: ${n} inputs, ${tally.replies} replies, ${tally.closed} connections closed by the server, ${e.stats.quarantined} quarantined; codes ${JSON.stringify(Object.fromEntries(tally.byCode))}`);
+    console.log(`fuzz: ${n} inputs, ${tally.replies} replies, ${tally.answered} raw streams answered to the barrier, ${tally.closed} closed by the server, ${e.stats.quarantined} quarantined; codes ${JSON.stringify(Object.fromEntries(tally.byCode))}`);
   });
 });

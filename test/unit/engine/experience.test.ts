@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Intents } from '../../../src/engine/intents.js';
 import { DEFAULT_REWARD, rawReward, readOutcome, type Outcome } from '../../../src/engine/reward.js';
-import { closeExperience, propensityOf, type LoggedDecision } from '../../../src/engine/experience.js';
+import { closeExperience, propensityOf, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type LoggedDecision, type QuarantineEntry } from '../../../src/engine/experience.js';
 import { agentUnit } from '../../../src/engine/arms.js';
 
 const intents = new Intents();
@@ -87,5 +87,70 @@ describe('canary arms (per agent)', () => {
     let same = 0;
     for (let i = 0; i < 10_000; i++) if ((agentUnit(42, `bot-${i}`) < 0.1) === (agentUnit(43, `bot-${i}`) < 0.1) && agentUnit(42, `bot-${i}`) < 0.1) same++;
     expect(same).toBeLessThan(200);
+  });
+});
+
+describe('experience details the mutation check asked for', () => {
+  const close = (taken: unknown, result: unknown, p?: LoggedDecision, spec = DEFAULT_REWARD) => closeExperience(taken, result, p, intents, spec, out());
+  const I = (n: string) => intents.index(n);
+
+  it('counts each quarantine reason towards its failure type', () => {
+    expect(REASON_FAILURE_TYPE).toEqual({
+      NO_PREVIOUS_CYCLE: 'MALFORMED_INPUT', UNKNOWN_INTENT: 'MALFORMED_INPUT', INTENT_NOT_OFFERED: 'MALFORMED_INPUT',
+      MALFORMED_RESULT: 'MALFORMED_INPUT', HOSTILE_PAYLOAD: 'HOSTILE_PAYLOAD', REWARD_INVARIANT: 'REWARD_INVARIANT',
+    });
+  });
+
+  it('the in-memory quarantine counts by reason and keeps the last `cap` entries', () => {
+    const q = new MemoryQuarantine(3);
+    expect(q.entries).toEqual([]);
+    const e = (reason: QuarantineEntry['reason'], cycle_id: number): QuarantineEntry => ({ reason, agent_id: 'a', cycle_id, prev_cycle_id: null, at: 0, intent_taken: null, result: null });
+    q.put(e('UNKNOWN_INTENT', 1));
+    expect(q.entries.map((x) => x.cycle_id)).toEqual([1]);
+    for (let i = 2; i <= 5; i++) q.put(e(i % 2 ? 'UNKNOWN_INTENT' : 'REWARD_INVARIANT', i));
+    expect(q.total).toBe(5);
+    expect(Object.fromEntries(q.byReason)).toEqual({ UNKNOWN_INTENT: 3, REWARD_INVARIANT: 2 });
+    expect(q.entries.map((x) => x.cycle_id)).toEqual([3, 4, 5]);
+  });
+
+  it('the propensity of the served intent is the logged one, even for a sampled (softmax) decision', () => {
+    expect(propensityOf(prev({ sampled: true, served: I('EVADE'), greedy: I('MOVE'), propensity: 0.3 }), I('EVADE'))).toBe(0.3);
+  });
+
+  it('the greedy intent, when another was served (explored), has 1 - ε + ε/|allowed|', () => {
+    const mask = (1 << I('MOVE')) | (1 << I('EVADE')) | (1 << I('HOLD')) | (1 << I('STOP')); // 4 allowed
+    const d = prev({ served: I('EVADE'), greedy: I('MOVE'), mask, epsilon: 0.2, propensity: 0.05 });
+    expect(propensityOf(d, I('MOVE'))).toBeCloseTo(0.8 + 0.05, 12);
+    expect(propensityOf(d, I('HOLD'))).toBeCloseTo(0.05, 12);
+    expect(propensityOf(d, I('JUMP'))).toBe(0); // not allowed
+  });
+
+  it('the candidate\'s propensity: none without a candidate or for a forbidden intent, else epsilon-greedy over the allowed', () => {
+    const mask = (1 << I('MOVE')) | (1 << I('EVADE')) | (1 << I('HOLD')) | (1 << I('STOP'));
+    expect(candidatePropensity(prev({ candGreedy: -1, mask }), I('MOVE'))).toBe(0);
+    const d = prev({ candGreedy: I('EVADE'), mask, epsilon: 0.2 });
+    expect(candidatePropensity(d, I('EVADE'))).toBeCloseTo(0.8 + 0.05, 12);
+    expect(candidatePropensity(d, I('MOVE'))).toBeCloseTo(0.05, 12);
+    expect(candidatePropensity(d, I('JUMP'))).toBe(0);
+    expect(candidatePropensity(prev({ candGreedy: 0, mask: intents.allMask, epsilon: 0.1 }), 0)).toBeCloseTo(0.9 + 0.1 / 7, 12); // intent index 0 is a real choice
+  });
+
+  it('a result without intent_taken is UNKNOWN_INTENT, an intent_taken without a result MALFORMED_RESULT: only both absent is nothing', () => {
+    expect(close(undefined, { outcomes: { is_alive: true } }, prev())).toMatchObject({ kind: 'quarantine', reason: 'UNKNOWN_INTENT', detail: 'intent_taken undefined' });
+    expect(close('MOVE', undefined, prev())).toMatchObject({ kind: 'quarantine', reason: 'MALFORMED_RESULT' });
+    expect(close(intents.names[0], {}, prev({ mask: intents.allMask }))).toMatchObject({ kind: 'learn', action: 0 }); // index 0 is an intent
+  });
+
+  it('names the refused intent in the detail, cut to 64 characters', () => {
+    expect(close('FLY', {}, prev())).toMatchObject({ detail: 'intent_taken "FLY"' });
+    const long = close('X'.repeat(300), {}, prev()) as { detail: string };
+    expect(long.detail).toBe(`intent_taken ${JSON.stringify('X'.repeat(300)).slice(0, 64)}`);
+    expect(close('JUMP', {}, prev({ mask: intents.allMask & ~(1 << I('JUMP')) }))).toMatchObject({ detail: 'JUMP was not allowed or not sampled' });
+  });
+
+  it('a raw reward exactly at the bound is learned (clipped); beyond it, REWARD_INVARIANT with the value', () => {
+    const spec = { ...DEFAULT_REWARD, alive: 0, bound: 2, clip: 1 };
+    expect(close('MOVE', { outcomes: { is_alive: true, damage_dealt: 2 } }, prev(), spec)).toMatchObject({ kind: 'learn', reward: 1 });
+    expect(close('MOVE', { outcomes: { is_alive: true, damage_dealt: 2.5 } }, prev(), spec)).toMatchObject({ kind: 'quarantine', reason: 'REWARD_INVARIANT', detail: 'reward 2.5' });
   });
 });

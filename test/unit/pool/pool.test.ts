@@ -29,15 +29,16 @@ describe('KernelPool', () => {
       expect(pool.stats.restarts).toBe(fault === 'throw' ? 1 : 1);
     });
 
-  it('runs a batch on the calling thread, exactly once, when the worker does not wake in time', async () => {
-    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 2000, allowFaultInjection: true });
+  it('runs a batch on the calling thread when the worker does not wake in time', async () => {
+    // The 'late' worker stays away until the batch is stolen (5 s at most),
+    // so this does not depend on the main thread winning a race.
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 10_000, stealAfterUs: 2000, allowFaultInjection: true });
     pools.push(pool);
     await pool.warm();
     const late = await pool.run({ ...EMPTY, fault: 'late' });
     expect(late.ok).toBe(true);
     expect(pool.stats.stolen).toBe(1);
-    // The worker wakes later, finds the batch taken, and serves the next one itself.
-    await new Promise((r) => setTimeout(r, 80));
+    // The worker, back, finds the batch taken and serves the next one itself.
     const next = await pool.run(EMPTY);
     expect(next.ok).toBe(true);
     expect(pool.stats).toMatchObject({ stolen: 1, crashes: 0, timeouts: 0 });
@@ -96,4 +97,40 @@ describe('engine over a crashing pool', () => {
         await e.close();
       }
     });
+});
+
+describe('a stolen batch with rows in it', () => {
+  it('runs exactly once: every cycle answered once, every experience learned once', async () => {
+    const e = await Engine.create({ config: { pool_threads: 1, pool_steal_us: 2000, batch_timeout_ms: 10_000 }, allowFaultInjection: true });
+    try {
+      await e.setModel('production', 'M-P', modelFor(e, 'mlp', 'random'));
+      await e.setModel('candidate', 'M-C', modelFor(e, 'linear', 'zeros', 2));
+      const N = 24;
+      // First cycles of N agents: decisions to close.
+      const first = (await Promise.all(Array.from({ length: N }, (_, i) => e.cycle({ agent_id: `s${i}`, state: STATE })))) as CycleReply[];
+      expect(first.every((r) => r.status === 'OK')).toBe(true);
+      const before = { updates: (await e.snapshotCandidate())!.updates, learned: e.stats.learningUpdates, shaping: e.stats.shapingUpdates, stolen: e.pool.stats.stolen };
+      // N closing cycles in one burst; one of them makes its batch's worker oversleep.
+      const replies = (await Promise.all(first.map((r, i) => e.cycle({
+        agent_id: r.agent_id, state: STATE, intent_taken: r.intent, result: { outcomes: { is_alive: true, damage_dealt: 1 } }, ...(i === 3 ? { __fault: 'late' } : {}),
+      })))) as Array<CycleReply | ErrorReply>;
+      expect(replies.map((r) => r.status)).toEqual(new Array(N).fill('OK'));
+      const ids = replies.map((r) => (r as CycleReply).cycle_id);
+      expect(new Set(ids).size).toBe(N);
+      expect(e.pool.stats.stolen - before.stolen).toBe(1);
+      // One more batch, which the worker runs: by the time it is answered the
+      // worker is past the stolen one, so a second run of it would have landed.
+      expect(await e.cycle({ agent_id: 'after', state: STATE })).toMatchObject({ status: 'OK' });
+      // Learning ran once per experience: the candidate's update counter grew
+      // by exactly the updates the engine counted (outcomes + safety shaping),
+      // and the outcomes are the N closed decisions. Run twice, it would be 2×.
+      const after = (await e.snapshotCandidate())!;
+      const learned = e.stats.learningUpdates - before.learned;
+      expect(learned).toBe(N);
+      expect(after.updates - before.updates).toBe(learned + (e.stats.shapingUpdates - before.shaping));
+      expect(after.body.every(Number.isFinite)).toBe(true);
+    } finally {
+      await e.close();
+    }
+  });
 });
