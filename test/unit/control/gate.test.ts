@@ -128,7 +128,9 @@ describe('post-promotion watch (pure)', () => {
 
 describe('false passes under repeated asking (simulation over the gate function, PROMOTE_CANDIDATE every 100 cycles)', () => {
   const prod = { death: 0.1, violation: 0.02 };
-  const common = { seeds: 150, horizon: 20_000, askEvery: 100, canaryRatio: 0.1, incumbent: prod };
+  // Smaller under `npm run mutate` (every gate mutant runs these): still a check that 0 or 1 false pass in 40 runs can fail.
+  const mutate = process.env.MUTATE === '1';
+  const common = { seeds: mutate ? 40 : 150, horizon: mutate ? 10_000 : 20_000, askEvery: 100, canaryRatio: 0.1, incumbent: prod };
 
   it('a regression of the margin\'s size on survival passes in at most alpha of the runs; a naive 95% interval passes far more often', () => {
     const r = simulateGate({ ...common, candidate: { death: 0.1 + DEFAULT_GATE.margin_survival, violation: 0.02 } });
@@ -149,7 +151,7 @@ describe('false passes under repeated asking (simulation over the gate function,
   });
 
   it('a truly better candidate passes in every run', () => {
-    const r = simulateGate({ ...common, seeds: 40, candidate: { death: 0.05, violation: 0 } });
+    const r = simulateGate({ ...common, seeds: mutate ? 10 : 40, candidate: { death: 0.05, violation: 0 } });
     expect(r.pass_rate).toBe(1);
     expect(r.cycles_to_pass.median).toBeLessThan(10_000);
   });
