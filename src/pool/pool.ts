@@ -39,6 +39,15 @@ export interface PoolOptions {
    * be run by the calling thread instead (see channel.ts); 0 never steals.
    */
   stealAfterUs?: number;
+  /**
+   * A batch of at most this many rows whose kernel time is expected under
+   * `inlineBudgetUs` runs on the calling thread even when there are workers
+   * (docs/CPU.md): handing a small batch to a worker costs more CPU (futex
+   * wake-ups on both threads, an event-loop wake, a promise) than running
+   * it. 0 sends every batch to a worker.
+   */
+  inlineMaxRows?: number;
+  inlineBudgetUs?: number;
   initialPages?: number;
 }
 
@@ -49,6 +58,8 @@ export interface PoolStats {
   restarts: number;
   /** Batches the main thread ran because the worker had not woken in time. */
   stolen: number;
+  /** Batches small enough to run on the calling thread without a hand-over (inlineMaxRows). */
+  inline: number;
 }
 
 interface Lane {
@@ -67,18 +78,24 @@ export class KernelPool {
   /** The main thread's own instance: layout, checks, snapshots, inline runs. */
   readonly kernel: KernelInstance;
   readonly arena: Arena;
-  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, restarts: 0, stolen: 0 };
+  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, restarts: 0, stolen: 0, inline: 0 };
   private readonly piscina: Piscina | undefined;
   private readonly lanes: Lane[] = [];
   private readyWaiters: Array<() => void> = [];
   private stealTimer: NodeJS.Timeout | undefined;
   private idleTicks = 0;
   private closed = false;
+  private readonly inlineMaxRows: number;
+  private readonly inlineBudgetNs: number;
+  /** Kernel ns per unit of work (a row or an experience), smoothed; rises at once, falls slowly. */
+  private unitNs = 0;
 
   constructor(private readonly opts: PoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) {
       throw new SidecarError('E_CONFIG', `pool threads must be an integer in 0..64, got ${String(opts.threads)}`);
     }
+    this.inlineMaxRows = opts.inlineMaxRows ?? DEFAULT_INLINE_MAX_ROWS;
+    this.inlineBudgetNs = (opts.inlineBudgetUs ?? DEFAULT_INLINE_BUDGET_US) * 1000;
     this.memory = createSharedMemory(opts.initialPages ?? 64);
     const module = kernelModule();
     this.kernel = new KernelInstance(this.memory, module);
@@ -115,9 +132,18 @@ export class KernelPool {
     if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
     this.stats.batches++;
     const t0 = performance.now();
-    if (!this.piscina) {
+    // A small, cheap batch runs here (docs/CPU.md), unless it carries a test
+    // fault, which only a worker acts on (a hang must be a thread the pool can kill).
+    const units = task.n + task.m;
+    const small = task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
+      && !(task.fault !== undefined && this.opts.allowFaultInjection);
+    if (!this.piscina || small) {
+      if (this.piscina) this.stats.inline++;
       try {
-        return { ok: true, result: runBatch(this.kernel.exports, task), micros: (performance.now() - t0) * 1000 };
+        const result = runBatch(this.kernel.exports, task);
+        const micros = (performance.now() - t0) * 1000;
+        this.learnCost(micros * 1000, units);
+        return { ok: true, result, micros };
       } catch (e) {
         return { ok: false, failure: 'WORKER_CRASH', error: `kernel trap: ${(e as Error).message}`, micros: (performance.now() - t0) * 1000 };
       }
@@ -129,6 +155,13 @@ export class KernelPool {
       lane = this.lanes.find((l) => l.state === 'ready');
     }
     return this.runOn(lane, task, t0);
+  }
+
+  /** Updates the kernel cost per unit of work from one batch's kernel time. */
+  private learnCost(ns: number, units: number): void {
+    const u = ns / Math.max(1, units);
+    // Up at once (a heavier model was loaded: stop inlining now), down slowly.
+    this.unitNs = u > this.unitNs ? u : this.unitNs + (u - this.unitNs) / 16;
   }
 
   private runOn(lane: Lane, task: BatchTask, t0: number): Promise<BatchOutcome> {
@@ -155,6 +188,7 @@ export class KernelPool {
         if (settled) return;
         lane.state = 'ready';
         const result = lane.view.readResult();
+        if (result) this.learnCost(lane.view.readKernelNs(), task.n + task.m);
         if (result) settle({ ok: true, result, micros: micros() });
         else { this.stats.crashes++; fail('WORKER_CRASH', 'the kernel trapped'); }
         this.wakeReady();
@@ -164,7 +198,9 @@ export class KernelPool {
         // The worker has not woken: run the batch here, exactly once.
         this.stats.stolen++;
         let result = null;
+        const s0 = performance.now();
         try { result = runBatch(this.kernel.exports, task); } catch { /* reported below */ }
+        lane.view.writeKernelNs((performance.now() - s0) * 1e6);
         lane.view.writeResult(result);
         Atomics.store(c, CH_DONE, seq);
         done();
@@ -260,6 +296,16 @@ export class KernelPool {
     if (this.piscina) await this.piscina.destroy();
   }
 }
+
+/**
+ * Measured with the CPU bench (docs/CPU.md): handing a batch to a worker and
+ * back costs ~30 µs of CPU across the two threads on the bench machine, so a
+ * batch expected to take less kernel time than that runs where it is; the
+ * row cap bounds how long the event loop can be held if the estimate is
+ * stale (a heavier model just loaded).
+ */
+export const DEFAULT_INLINE_MAX_ROWS = 8;
+export const DEFAULT_INLINE_BUDGET_US = 25;
 
 /** The compiled worker: next to this file under dist/, or in dist/ when running from src/ (tests). */
 function workerFile(): string {
