@@ -11,8 +11,8 @@
 // With `tls` the port speaks TLS (node:tls) and the same framing inside it.
 import net from 'node:net';
 import tls, { type SecureContextOptions } from 'node:tls';
-import { pack } from './codec.js';
-import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
+import { packFrame } from './codec.js';
+import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, type Decoded, type Limits } from './framing.js';
 import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 import { connInfo, type ConnInfo } from './conn-info.js';
 
@@ -40,6 +40,8 @@ export interface TransportStats {
   refusedConnections: number;
 }
 
+interface Slot { done: boolean; reply: unknown }
+
 interface Conn {
   socket: net.Socket;
   info: ConnInfo;
@@ -48,11 +50,15 @@ interface Conn {
   json: JsonLineDecoder;
   bin: BinaryFrameDecoder;
   /** Replies in request order; a slot is filled when its request is answered. */
-  queue: Array<{ done: boolean; out: Buffer | null }>;
+  queue: Slot[];
   closing: boolean;
   paused: boolean;
   /** Requests decoded but not yet dispatched (the rest of a chunk past maxInFlight). */
   backlog: Decoded[];
+  /** Replies in order, not yet written: JSON text, or binary frames. */
+  outText: string;
+  outBin: Buffer[];
+  flushScheduled: boolean;
 }
 
 export class TcpServer {
@@ -93,7 +99,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [] };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], outText: '', outBin: [], flushScheduled: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -137,7 +143,7 @@ export class TcpServer {
   }
 
   private dispatch(c: Conn, r: Decoded): void {
-    const slot = { done: false, out: null as Buffer | null };
+    const slot: Slot = { done: false, reply: null };
     c.queue.push(slot);
     if (!r.ok) {
       // Unparseable or oversized: answer, then close this stream (only this one).
@@ -152,14 +158,33 @@ export class TcpServer {
       this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
 
-  private fill(c: Conn, slot: { done: boolean; out: Buffer | null }, reply: unknown): void {
+  private fill(c: Conn, slot: Slot, reply: unknown): void {
     slot.done = true;
-    slot.out = c.mode === 'binary' ? encodeFrame(pack(reply)) : Buffer.from(JSON.stringify(reply) + '\n');
-    // Write every answered reply at the head of the queue, in order.
+    slot.reply = reply;
+    // Move every answered reply at the head of the queue, in order, to the
+    // connection's output; it is written once, when the replies answered in
+    // this turn of the event loop are all in (docs/CPU.md: one write, so one
+    // syscall, per connection per turn instead of one per reply).
     while (c.queue.length > 0 && c.queue[0].done) {
-      const s = c.queue.shift()!;
-      if (!c.socket.destroyed) c.socket.write(s.out!);
+      const r = c.queue.shift()!.reply;
+      if (c.mode === 'binary') c.outBin.push(packFrame(r));
+      else c.outText += JSON.stringify(r) + '\n';
     }
+    if (!c.flushScheduled) {
+      c.flushScheduled = true;
+      // After the promise reactions of this turn (the rest of a batch's replies).
+      process.nextTick(() => this.flush(c));
+    }
+  }
+
+  private flush(c: Conn): void {
+    c.flushScheduled = false;
+    if (!c.socket.destroyed) {
+      if (c.outText !== '') c.socket.write(c.outText);
+      else if (c.outBin.length > 0) c.socket.write(c.outBin.length === 1 ? c.outBin[0] : Buffer.concat(c.outBin));
+    }
+    c.outText = '';
+    c.outBin = [];
     // Closing after an error: end our side once the replies are flushed, and
     // destroy then. A plain end() on a paused socket would never see the
     // peer's FIN, and the half-open connection would count against the limit.
