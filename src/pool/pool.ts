@@ -89,6 +89,8 @@ export class KernelPool {
   private readonly inlineBudgetNs: number;
   /** Kernel ns per unit of work (a row or an experience), smoothed; rises at once, falls slowly. */
   private unitNs = 0;
+  /** A model was loaded since the cost was last measured: the next batch goes to a worker, which measures it. */
+  private costUnknown = false;
 
   constructor(private readonly opts: PoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) {
@@ -135,7 +137,7 @@ export class KernelPool {
     // A small, cheap batch runs here (docs/CPU.md), unless it carries a test
     // fault, which only a worker acts on (a hang must be a thread the pool can kill).
     const units = task.n + task.m;
-    const small = task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
+    const small = !this.costUnknown && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
       && !(task.fault !== undefined && this.opts.allowFaultInjection);
     if (!this.piscina || small) {
       if (this.piscina) this.stats.inline++;
@@ -157,9 +159,18 @@ export class KernelPool {
     return this.runOn(lane, task, t0);
   }
 
+  /**
+   * A model was loaded (src/engine/models.ts): the kernel cost per row may
+   * have changed, so no batch runs inline until a worker has measured one.
+   */
+  modelsChanged(): void {
+    if (this.piscina) this.costUnknown = true;
+  }
+
   /** Updates the kernel cost per unit of work from one batch's kernel time. */
   private learnCost(ns: number, units: number): void {
     const u = ns / Math.max(1, units);
+    if (this.costUnknown) { this.costUnknown = false; this.unitNs = u; return; }
     // Up at once (a heavier model was loaded: stop inlining now), down slowly.
     this.unitNs = u > this.unitNs ? u : this.unitNs + (u - this.unitNs) / 16;
   }
@@ -300,11 +311,11 @@ export class KernelPool {
 /**
  * Measured with the CPU bench (docs/CPU.md): handing a batch to a worker and
  * back costs ~30 µs of CPU across the two threads on the bench machine, so a
- * batch expected to take less kernel time than that runs where it is; the
- * row cap bounds how long the event loop can be held if the estimate is
- * stale (a heavier model just loaded).
+ * batch expected to take less kernel time than that runs where it is. After
+ * a model is loaded the next batch goes to a worker, which measures the new
+ * cost; the row cap is a second bound on how long the event loop is held.
  */
-export const DEFAULT_INLINE_MAX_ROWS = 8;
+export const DEFAULT_INLINE_MAX_ROWS = 64;
 export const DEFAULT_INLINE_BUDGET_US = 25;
 
 /** The compiled worker: next to this file under dist/, or in dist/ when running from src/ (tests). */
