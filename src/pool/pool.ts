@@ -19,6 +19,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance as perf } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { KernelInstance, createSharedMemory, kernelModule } from '../kernel/host.js';
 import { Arena } from '../kernel/arena.js';
@@ -48,6 +49,13 @@ export interface PoolOptions {
    */
   inlineMaxRows?: number;
   inlineBudgetUs?: number;
+  /**
+   * No batch runs inline while the calling thread's event loop was busier
+   * than this share of the time over the last 10 ms: then it is the
+   * bottleneck, and a worker running the kernel in parallel is worth its
+   * hand-over. 1 never looks.
+   */
+  inlineMaxBusy?: number;
   initialPages?: number;
 }
 
@@ -87,10 +95,17 @@ export class KernelPool {
   private closed = false;
   private readonly inlineMaxRows: number;
   private readonly inlineBudgetNs: number;
-  /** Kernel ns per unit of work (a row or an experience), smoothed; rises at once, falls slowly. */
+  /** Kernel ns per unit of work (a row or an experience): the least of the last 8 batches'. */
   private unitNs = 0;
+  private readonly costs = new Float64Array(8);
+  private costAt = 0;
   /** A model was loaded since the cost was last measured: the next batch goes to a worker, which measures it. */
   private costUnknown = false;
+  private readonly inlineMaxBusy: number;
+  /** The event loop's utilization, sampled every 10 ms (see inlineMaxBusy). */
+  private elu = perf.eventLoopUtilization();
+  private eluAt = 0;
+  private loopBusy = false;
 
   constructor(private readonly opts: PoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) {
@@ -98,6 +113,7 @@ export class KernelPool {
     }
     this.inlineMaxRows = opts.inlineMaxRows ?? DEFAULT_INLINE_MAX_ROWS;
     this.inlineBudgetNs = (opts.inlineBudgetUs ?? DEFAULT_INLINE_BUDGET_US) * 1000;
+    this.inlineMaxBusy = opts.inlineMaxBusy ?? DEFAULT_INLINE_MAX_BUSY;
     this.memory = createSharedMemory(opts.initialPages ?? 64);
     const module = kernelModule();
     this.kernel = new KernelInstance(this.memory, module);
@@ -137,7 +153,13 @@ export class KernelPool {
     // A small, cheap batch runs here (docs/CPU.md), unless it carries a test
     // fault, which only a worker acts on (a hang must be a thread the pool can kill).
     const units = task.n + task.m;
-    const small = !this.costUnknown && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
+    if (this.inlineMaxBusy < 1 && t0 - this.eluAt >= 10) {
+      const now = perf.eventLoopUtilization();
+      this.loopBusy = perf.eventLoopUtilization(now, this.elu).utilization > this.inlineMaxBusy;
+      this.elu = now;
+      this.eluAt = t0;
+    }
+    const small = !this.costUnknown && !this.loopBusy && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
       && !(task.fault !== undefined && this.opts.allowFaultInjection);
     if (!this.piscina || small) {
       if (this.piscina) this.stats.inline++;
@@ -167,12 +189,19 @@ export class KernelPool {
     if (this.piscina) this.costUnknown = true;
   }
 
-  /** Updates the kernel cost per unit of work from one batch's kernel time. */
+  /**
+   * Records one batch's kernel time. The estimate is the least cost per unit
+   * of the last 8 batches: noise (a preemption, a GC pause, a first call
+   * still being compiled) only ever adds time, so one slow batch does not
+   * stop inlining; a heavier model is caught by modelsChanged().
+   */
   private learnCost(ns: number, units: number): void {
     const u = ns / Math.max(1, units);
-    if (this.costUnknown) { this.costUnknown = false; this.unitNs = u; return; }
-    // Up at once (a heavier model was loaded: stop inlining now), down slowly.
-    this.unitNs = u > this.unitNs ? u : this.unitNs + (u - this.unitNs) / 16;
+    if (this.costUnknown || this.costAt === 0) { this.costUnknown = false; this.costs.fill(u); }
+    this.costs[this.costAt++ & 7] = u;
+    let min = this.costs[0];
+    for (let i = 1; i < 8; i++) if (this.costs[i] < min) min = this.costs[i];
+    this.unitNs = min;
   }
 
   private runOn(lane: Lane, task: BatchTask, t0: number): Promise<BatchOutcome> {
@@ -317,6 +346,8 @@ export class KernelPool {
  */
 export const DEFAULT_INLINE_MAX_ROWS = 64;
 export const DEFAULT_INLINE_BUDGET_US = 25;
+/** Past half its time busy, the main thread is where throughput is lost: offload the kernel. */
+export const DEFAULT_INLINE_MAX_BUSY = 0.5;
 
 /** The compiled worker: next to this file under dist/, or in dist/ when running from src/ (tests). */
 function workerFile(): string {

@@ -64,7 +64,7 @@ describe('KernelPool', () => {
   });
 
   it('runs a small cheap batch on the calling thread, and a batch past the row cap on a worker', async () => {
-    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxRows: 2 });
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxRows: 2, inlineMaxBusy: 1 });
     pools.push(pool);
     await pool.warm();
     expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
@@ -76,13 +76,28 @@ describe('KernelPool', () => {
   it('stops running batches inline once their measured kernel time is over the budget', async () => {
     // A budget of 1 ps: the first batch (no cost known yet) runs inline, its
     // measured time is over the budget, so the next one goes to the worker.
-    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineBudgetUs: 1e-6 });
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineBudgetUs: 1e-6, inlineMaxBusy: 1 });
     pools.push(pool);
     await pool.warm();
     expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
     expect(pool.stats.inline).toBe(1);
     expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
     expect(pool.stats).toMatchObject({ batches: 2, inline: 1 });
+  });
+
+  it('sends small batches to a worker while the calling thread is busy, and runs them inline once it is idle again', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxBusy: 0.5, inlineBudgetUs: 1e6 }); // cost never the reason here
+    pools.push(pool);
+    await pool.warm();
+    await pool.run({ ...EMPTY, n: 1 }); // the first sample of the event loop
+    const spin = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* busy */ } };
+    spin(30);
+    const before = pool.stats.inline;
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats.inline).toBe(before); // busy: to the worker
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats.inline).toBe(before + 1); // idle again: inline
   });
 
   it('never runs inline a batch with an injected fault, nor any batch with inlineMaxRows 0', async () => {
