@@ -179,7 +179,7 @@ export class TcpServer {
 
   private flush(c: Conn): void {
     c.flushScheduled = false;
-    if (!c.socket.destroyed) {
+    if (!c.socket.destroyed && !c.socket.writableEnded) {
       if (c.outText !== '') c.socket.write(c.outText);
       else if (c.outBin.length > 0) c.socket.write(c.outBin.length === 1 ? c.outBin[0] : Buffer.concat(c.outBin));
     }
@@ -211,10 +211,11 @@ export class TcpServer {
     this.draining = true;
     const t0 = Date.now();
     for (const c of this.conns) { c.socket.pause(); c.closing = true; }
+    // (A reply moved to a connection's output is written on the next tick: flushScheduled.)
     // The listener stays open while the replies in flight are written, so a
     // client that connects meanwhile is told why (E_SHUTTING_DOWN) instead of
     // meeting a refused connection.
-    while ([...this.conns].some((c) => c.queue.length > 0) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    while ([...this.conns].some((c) => c.queue.length > 0 || c.flushScheduled) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const c of this.conns) c.socket.end();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);
