@@ -64,4 +64,21 @@ describe('TCP write path', () => {
     expect(replies.map((r) => r.i)).toEqual([1, 2, 3]);
     expect(writes.n).toBe(3);
   });
+
+  it('a shutdown begun after a reply is answered but before it is flushed still delivers it', async () => {
+    let answer: (r: unknown) => void = () => {};
+    const s = new TcpServer({ ...DEFAULT_LIMITS, host: '127.0.0.1', port: 0, maxConnections: 8, maxInFlight: 1024 }, () => new Promise((r) => { answer = r; }));
+    const port = await s.listen();
+    const client = await TcpClient.connect('127.0.0.1', port, 'json');
+    clients.push(client);
+    const reply = client.request({ i: 1 });
+    await new Promise((r) => setTimeout(r, 50)); // the request is in the handler
+    // The reply is filled in a microtask; close() starts in a later one of the
+    // same turn, before the flush (process.nextTick) has run.
+    answer({ status: 'OK', i: 1 });
+    await null; await null; await null;
+    const closed = s.close(2000);
+    expect(await reply).toMatchObject({ status: 'OK', i: 1 });
+    await closed;
+  });
 });
