@@ -5,7 +5,9 @@ process.env.UV_THREADPOOL_SIZE ??= '2';
 
 // `npm run bench [-- --quick]`: runs every scenario, prints a table per
 // scenario, writes bench/results/latest.json and exits non-zero when any
-// measured p99 reaches the 50 ms budget.
+// measured p99 reaches the 50 ms budget. `npm run bench -- --cpu [--quick]`
+// runs only the CPU-per-cycle scenario (bench/cpu.bench.ts) and writes
+// bench/results/cpu.json, leaving latest.json alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
@@ -15,20 +17,33 @@ import { poolBench, printPool } from './pool.bench.js';
 import { engineBench, printLoadRows, SUSTAIN_P99_US } from './engine.bench.js';
 import { commandsBench, printCommands } from './commands.bench.js';
 import { e2eBench, printE2e } from './e2e.bench.js';
+import { cpuBench, cpuSummary, printCpu } from './cpu.bench.js';
 
 const BUDGET_US = 50_000;
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quick');
+  const unknown = args.filter((a) => a !== '--quick' && a !== '--cpu');
   if (unknown.length > 0) {
-    console.error(`bench: unknown argument ${unknown[0]} (usage: npm run bench [-- --quick])`);
+    console.error(`bench: unknown argument ${unknown[0]} (usage: npm run bench [-- --quick] [--cpu])`);
     return 2;
   }
   const opts: BenchOptions = { quick: args.includes('--quick') };
   const t0 = performance.now();
   const m = machine();
-  console.log(`shadowpath bench${opts.quick ? ' (quick)' : ''} — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}, ${m.date}`);
+  console.log(`shadowpath bench${opts.quick ? ' (quick)' : ''}${args.includes('--cpu') ? ' (cpu only)' : ''} — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}, ${m.date}`);
+  if (args.includes('--cpu')) {
+    const cpu = await cpuBench(opts);
+    console.log(printCpu(cpu));
+    const summary = cpuSummary(cpu);
+    const dir = join(packageRoot(), 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const seconds = round((performance.now() - t0) / 1000);
+    writeFileSync(join(dir, 'cpu.json'), JSON.stringify({ machine: m, quick: opts.quick, seconds, summary, cpu }, null, 2) + '\n');
+    console.log('\nsummary', JSON.stringify(summary, null, 2));
+    console.log(`written bench/results/cpu.json in ${seconds} s`);
+    return 0;
+  }
 
   const kernel = kernelBench(opts);
   console.log(printKernel(kernel));
@@ -44,6 +59,9 @@ async function main(): Promise<number> {
 
   const e2e = await e2eBench(opts);
   console.log(printE2e(e2e));
+
+  const cpu = await cpuBench(opts);
+  console.log(printCpu(cpu));
 
   const p99s = [...engine.fixed, ...engine.search.filter((r) => r.sustained), commands.with, commands.without].map((r) => r.p99_us)
     .concat([e2e.tcp_at_5k, ...e2e.binary.rows, ...e2e.http.rows].filter((r) => r.sustained || r === e2e.tcp_at_5k).map((r) => r.latency_us.p99));
@@ -63,10 +81,11 @@ async function main(): Promise<number> {
     e2e_binary_max_cycles_per_s: e2e.binary.best,
     e2e_http_max_cycles_per_s: e2e.http.best,
     http_throughput_vs_bare_node: e2e.http_vs_bare,
+    ...cpuSummary(cpu),
     budget_us: BUDGET_US,
     budget_ok: budgetOk,
   };
-  const results = { machine: m, quick: opts.quick, seconds: round((performance.now() - t0) / 1000), summary, kernel, pool, engine, commands, e2e };
+  const results = { machine: m, quick: opts.quick, seconds: round((performance.now() - t0) / 1000), summary, kernel, pool, engine, commands, e2e, cpu };
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(results, null, 2) + '\n');

@@ -225,17 +225,26 @@ export class Sidecar {
     await writeFileAtomic(this.paths.checkpoint, pack({ version: ref.version, revision: ref.revision, params: { ...p, body } }));
   }
 
-  /** One request: a command (string `type`), a cycle (object `state`), or a batch of cycles. */
-  async handle(msg: unknown, bearer?: string, conn?: ConnInfo): Promise<Reply> {
-    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return unknownMessage();
-    const m = msg as Record<string, unknown>;
-    if (typeof m.type === 'string') return this.command(m, bearer, conn);
-    if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
-    if (m.type === undefined && m.state !== undefined) {
-      if (!this.flood.take(1)) return this.floodReply();
-      return this.engine.cycle(m); // a `state` that is not an object is E_BAD_STATE from the engine
+  /**
+   * One request: a command (string `type`), a cycle (object `state`), or a
+   * batch of cycles. Not `async`: a cycle returns the engine's own promise,
+   * without a second promise around it and the two extra turns of the
+   * microtask queue that wrapping costs on every cycle (docs/CPU.md).
+   */
+  handle(msg: unknown, bearer?: string, conn?: ConnInfo): Promise<Reply> {
+    try {
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) return Promise.resolve(unknownMessage());
+      const m = msg as Record<string, unknown>;
+      if (m.type === undefined && m.state !== undefined && !Array.isArray(m.cycles)) {
+        if (!this.flood.take(1)) return Promise.resolve(this.floodReply());
+        return this.engine.cycle(m); // a `state` that is not an object is E_BAD_STATE from the engine
+      }
+      if (typeof m.type === 'string') return this.command(m, bearer, conn);
+      if (m.type === undefined && Array.isArray(m.cycles)) return this.batch(m.cycles);
+      return Promise.resolve(unknownMessage());
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return unknownMessage();
   }
 
   /** A command, logged (type, operator, status, code, audit_seq: never a credential or a token). */

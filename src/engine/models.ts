@@ -23,6 +23,7 @@ export function loadResident(pool: KernelPool, version: string, p: ModelParams, 
     pool.arena.release(ptr);
     throw new SidecarError('E_MODEL_WEIGHTS', `model ${version} has a non-finite weight`);
   }
+  pool.modelsChanged(); // the kernel cost per row may differ now (pool.ts: inline batches)
   return { version, shape: { ...p.shape }, ptr };
 }
 

@@ -2,6 +2,7 @@
 // gauges are read from the sidecar's own figures at scrape time; only the
 // latency histogram is fed per cycle.
 import client from 'prom-client';
+import { CycleLatencyHistogram } from './latency-histogram.js';
 import type { Sidecar } from '../sidecar.js';
 import type { ArmSnapshot } from '../engine/arms.js';
 
@@ -10,11 +11,11 @@ const MODES = ['NORMAL', 'SAFE_MODE', 'SHADOW_LEARNING_PAUSE', 'TEMPORAL_LOCK', 
 export function prometheus(s: Sidecar): { contentType: string; metrics: () => Promise<string> } {
   const registry = new client.Registry();
   const e = s.engine;
-  const latency = new client.Histogram({
-    name: 'shadowpath_cycle_latency_seconds', help: 'Cycle latency, from arrival to reply.', registers: [registry],
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
-  });
-  e.stats.onLatency = (us) => latency.observe(us / 1e6);
+  // Fed per cycle, so not prom-client's Histogram (see latency-histogram.ts).
+  const latency = new CycleLatencyHistogram('shadowpath_cycle_latency_seconds', 'Cycle latency, from arrival to reply.',
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25]);
+  registry.registerMetric(latency as unknown as client.Metric);
+  e.stats.onLatency = (us) => latency.observeUs(us);
   const gauge = (name: string, help: string, read: () => number | null, labelNames: string[] = []) =>
     new client.Gauge({ name, help, registers: [registry], labelNames, collect() { const v = read(); if (v !== null) this.set(v); } });
   new client.Counter({ name: 'shadowpath_cycles_total', help: 'Cycles answered.', registers: [registry], collect() { this.reset(); this.inc(e.stats.cycles); } });

@@ -36,6 +36,8 @@ export const CH_CLAIM = 19;
 const CH_N = 3, CH_FEATS = 4, CH_CTRL = 5, CH_PROD = 6, CH_PROD_OUT = 7, CH_CAND = 8, CH_CAND_OUT = 9;
 const CH_EXPS = 10, CH_M = 11, CH_SCRATCH = 12, CH_MODE = 13, CH_FAULT = 14;
 const CH_PROD_BAD = 15, CH_CAND_BAD = 16, CH_UPD_BAD = 17, CH_ERROR = 18;
+/** Kernel time of the last batch, ns, as the worker measured it (the hand-over not included). */
+const CH_KERNEL_NS = 20;
 const F64_BASE = 16; // Float64 index 16 = byte 128
 const F_EPS = 0, F_TEMP = 1, F_LR = 2, F_L2 = 3, F_IW = 4, F_GC = 5;
 
@@ -81,6 +83,14 @@ export class ChannelView {
   writeResult(r: BatchResult | null): void {
     this.i[CH_ERROR] = r ? 0 : 1;
     if (r) { this.i[CH_PROD_BAD] = r.prodBad; this.i[CH_CAND_BAD] = r.candBad; this.i[CH_UPD_BAD] = r.updBad; }
+  }
+
+  writeKernelNs(ns: number): void {
+    this.i[CH_KERNEL_NS] = Math.min(0x7fffffff, Math.max(0, Math.round(ns)));
+  }
+
+  readKernelNs(): number {
+    return this.i[CH_KERNEL_NS];
   }
 
   readResult(): BatchResult | null {

@@ -19,6 +19,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { performance as perf } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
 import { KernelInstance, createSharedMemory, kernelModule } from '../kernel/host.js';
 import { Arena } from '../kernel/arena.js';
@@ -39,6 +40,22 @@ export interface PoolOptions {
    * be run by the calling thread instead (see channel.ts); 0 never steals.
    */
   stealAfterUs?: number;
+  /**
+   * A batch of at most this many rows whose kernel time is expected under
+   * `inlineBudgetUs` runs on the calling thread even when there are workers
+   * (docs/CPU.md): handing a small batch to a worker costs more CPU (futex
+   * wake-ups on both threads, an event-loop wake, a promise) than running
+   * it. 0 sends every batch to a worker.
+   */
+  inlineMaxRows?: number;
+  inlineBudgetUs?: number;
+  /**
+   * No batch runs inline while the calling thread's event loop was busier
+   * than this share of the time over the last 10 ms: then it is the
+   * bottleneck, and a worker running the kernel in parallel is worth its
+   * hand-over. 1 never looks.
+   */
+  inlineMaxBusy?: number;
   initialPages?: number;
 }
 
@@ -49,6 +66,8 @@ export interface PoolStats {
   restarts: number;
   /** Batches the main thread ran because the worker had not woken in time. */
   stolen: number;
+  /** Batches small enough to run on the calling thread without a hand-over (inlineMaxRows). */
+  inline: number;
 }
 
 interface Lane {
@@ -67,7 +86,7 @@ export class KernelPool {
   /** The main thread's own instance: layout, checks, snapshots, inline runs. */
   readonly kernel: KernelInstance;
   readonly arena: Arena;
-  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, restarts: 0, stolen: 0 };
+  readonly stats: PoolStats = { batches: 0, crashes: 0, timeouts: 0, restarts: 0, stolen: 0, inline: 0 };
   private readonly piscina: Piscina | undefined;
   private readonly lanes: Lane[] = [];
   private readyWaiters: Array<() => void> = [];
@@ -76,11 +95,27 @@ export class KernelPool {
   private closed = false;
   /** Called when a worker ended (crash, overrun) and a replacement is starting; for the log. */
   onReplace: ((i: { lane: number; reason: string; restarts: number }) => void) | null = null;
+  private readonly inlineMaxRows: number;
+  private readonly inlineBudgetNs: number;
+  /** Kernel ns per unit of work (a row or an experience): the least of the last 8 batches'. */
+  private unitNs = 0;
+  private readonly costs = new Float64Array(8);
+  private costAt = 0;
+  /** A model was loaded since the cost was last measured: the next batch goes to a worker, which measures it. */
+  private costUnknown = false;
+  private readonly inlineMaxBusy: number;
+  /** The event loop's utilization, sampled every 10 ms (see inlineMaxBusy). */
+  private elu = perf.eventLoopUtilization();
+  private eluAt = 0;
+  private loopBusy = false;
 
   constructor(private readonly opts: PoolOptions) {
     if (!Number.isInteger(opts.threads) || opts.threads < 0 || opts.threads > 64) {
       throw new SidecarError('E_CONFIG', `pool threads must be an integer in 0..64, got ${String(opts.threads)}`);
     }
+    this.inlineMaxRows = opts.inlineMaxRows ?? DEFAULT_INLINE_MAX_ROWS;
+    this.inlineBudgetNs = (opts.inlineBudgetUs ?? DEFAULT_INLINE_BUDGET_US) * 1000;
+    this.inlineMaxBusy = opts.inlineMaxBusy ?? DEFAULT_INLINE_MAX_BUSY;
     this.memory = createSharedMemory(opts.initialPages ?? 64);
     const module = kernelModule();
     this.kernel = new KernelInstance(this.memory, module);
@@ -117,9 +152,24 @@ export class KernelPool {
     if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
     this.stats.batches++;
     const t0 = performance.now();
-    if (!this.piscina) {
+    // A small, cheap batch runs here (docs/CPU.md), unless it carries a test
+    // fault, which only a worker acts on (a hang must be a thread the pool can kill).
+    const units = task.n + task.m;
+    if (this.inlineMaxBusy < 1 && t0 - this.eluAt >= 10) {
+      const now = perf.eventLoopUtilization();
+      this.loopBusy = perf.eventLoopUtilization(now, this.elu).utilization > this.inlineMaxBusy;
+      this.elu = now;
+      this.eluAt = t0;
+    }
+    const small = !this.costUnknown && !this.loopBusy && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
+      && !(task.fault !== undefined && this.opts.allowFaultInjection);
+    if (!this.piscina || small) {
+      if (this.piscina) this.stats.inline++;
       try {
-        return { ok: true, result: runBatch(this.kernel.exports, task), micros: (performance.now() - t0) * 1000 };
+        const result = runBatch(this.kernel.exports, task);
+        const micros = (performance.now() - t0) * 1000;
+        this.learnCost(micros * 1000, units);
+        return { ok: true, result, micros };
       } catch (e) {
         return { ok: false, failure: 'WORKER_CRASH', error: `kernel trap: ${(e as Error).message}`, micros: (performance.now() - t0) * 1000 };
       }
@@ -131,6 +181,29 @@ export class KernelPool {
       lane = this.lanes.find((l) => l.state === 'ready');
     }
     return this.runOn(lane, task, t0);
+  }
+
+  /**
+   * A model was loaded (src/engine/models.ts): the kernel cost per row may
+   * have changed, so no batch runs inline until a worker has measured one.
+   */
+  modelsChanged(): void {
+    if (this.piscina) this.costUnknown = true;
+  }
+
+  /**
+   * Records one batch's kernel time. The estimate is the least cost per unit
+   * of the last 8 batches: noise (a preemption, a GC pause, a first call
+   * still being compiled) only ever adds time, so one slow batch does not
+   * stop inlining; a heavier model is caught by modelsChanged().
+   */
+  private learnCost(ns: number, units: number): void {
+    const u = ns / Math.max(1, units);
+    if (this.costUnknown || this.costAt === 0) { this.costUnknown = false; this.costs.fill(u); }
+    this.costs[this.costAt++ & 7] = u;
+    let min = this.costs[0];
+    for (let i = 1; i < 8; i++) if (this.costs[i] < min) min = this.costs[i];
+    this.unitNs = min;
   }
 
   private runOn(lane: Lane, task: BatchTask, t0: number): Promise<BatchOutcome> {
@@ -157,6 +230,7 @@ export class KernelPool {
         if (settled) return;
         lane.state = 'ready';
         const result = lane.view.readResult();
+        if (result) this.learnCost(lane.view.readKernelNs(), task.n + task.m);
         if (result) settle({ ok: true, result, micros: micros() });
         else { this.stats.crashes++; fail('WORKER_CRASH', 'the kernel trapped'); }
         this.wakeReady();
@@ -166,7 +240,9 @@ export class KernelPool {
         // The worker has not woken: run the batch here, exactly once.
         this.stats.stolen++;
         let result = null;
+        const s0 = performance.now();
         try { result = runBatch(this.kernel.exports, task); } catch { /* reported below */ }
+        lane.view.writeKernelNs((performance.now() - s0) * 1e6);
         lane.view.writeResult(result);
         Atomics.store(c, CH_DONE, seq);
         done();
@@ -263,6 +339,18 @@ export class KernelPool {
     if (this.piscina) await this.piscina.destroy();
   }
 }
+
+/**
+ * Measured with the CPU bench (docs/CPU.md): handing a batch to a worker and
+ * back costs ~30 µs of CPU across the two threads on the bench machine, so a
+ * batch expected to take less kernel time than that runs where it is. After
+ * a model is loaded the next batch goes to a worker, which measures the new
+ * cost; the row cap is a second bound on how long the event loop is held.
+ */
+export const DEFAULT_INLINE_MAX_ROWS = 64;
+export const DEFAULT_INLINE_BUDGET_US = 25;
+/** Past half its time busy, the main thread is where throughput is lost: offload the kernel. */
+export const DEFAULT_INLINE_MAX_BUSY = 0.5;
 
 /** The compiled worker: next to this file under dist/, or in dist/ when running from src/ (tests). */
 function workerFile(): string {

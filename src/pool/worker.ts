@@ -40,8 +40,10 @@ export default function serve(task: ServeTask): string {
     const t = ch.readTask();
     if (fault !== undefined && fault !== 'late') injectFault(fault);
     let ok = true;
+    const t0 = performance.now();
     try {
       ch.writeResult(runBatch(kernel.exports, t));
+      ch.writeKernelNs((performance.now() - t0) * 1e6);
     } catch {
       ok = false; // a WASM trap: reported as an error result, the worker keeps serving
     }

@@ -51,8 +51,20 @@ export function valueDepth(v: unknown, limit: number): number {
   return max;
 }
 
+/**
+ * Whether `text` holds more than `limit` opening brackets, by native
+ * indexOf (docs/CPU.md): nesting deeper than `limit` needs more than `limit`
+ * of them, so a request with few (every cycle) skips the char-by-char scan.
+ */
+function manyBrackets(text: string, limit: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i >= 0; i = text.indexOf('{', i + 1)) if (++n > limit) return true;
+  for (let i = text.indexOf('['); i >= 0; i = text.indexOf('[', i + 1)) if (++n > limit) return true;
+  return false;
+}
+
 export function parseJsonRequest(text: string, limits: Limits): Decoded {
-  if (jsonDepth(text, limits.maxDepth) > limits.maxDepth) return { ok: false, code: 'E_TOO_DEEP', message: `nesting deeper than ${limits.maxDepth}` };
+  if (manyBrackets(text, limits.maxDepth) && jsonDepth(text, limits.maxDepth) > limits.maxDepth) return { ok: false, code: 'E_TOO_DEEP', message: `nesting deeper than ${limits.maxDepth}` };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
@@ -84,21 +96,31 @@ export class JsonLineDecoder {
   constructor(private readonly limits: Limits) {}
 
   push(chunk: Buffer): Decoded[] {
-    this.buf += this.utf8.write(chunk);
+    const text = this.utf8.write(chunk);
+    // Where the search for a newline starts: the part of the buffer kept
+    // from earlier chunks holds none (docs/CPU.md: no rescanning).
+    let from = this.buf.length;
+    this.buf = from === 0 ? text : this.buf + text;
+    const buf = this.buf;
     const out: Decoded[] = [];
-    let nl: number;
-    while ((nl = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, nl).replace(/\r$/, '');
-      this.buf = this.buf.slice(nl + 1);
+    let start = 0, nl: number;
+    while ((nl = buf.indexOf('\n', from)) >= 0) {
+      const end = nl > start && buf.charCodeAt(nl - 1) === 13 ? nl - 1 : nl; // a \r before the \n is not part of the line
+      from = nl + 1;
+      const line = buf.slice(start, end);
+      start = from;
       if (line.trim() === '') continue;
-      if (Buffer.byteLength(line) > this.limits.maxRequestBytes) out.push(tooLarge(this.limits));
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only for a line that might be over.
+      if (line.length * 3 > this.limits.maxRequestBytes && Buffer.byteLength(line) > this.limits.maxRequestBytes) out.push(tooLarge(this.limits));
       else out.push(parseJsonRequest(line, this.limits));
     }
+    this.buf = start === 0 ? buf : start >= buf.length ? '' : buf.slice(start);
     if (this.buf.length > 0) {
-      if (Buffer.byteLength(this.buf) > this.limits.maxRequestBytes) {
+      if (this.buf.length * 3 > this.limits.maxRequestBytes && Buffer.byteLength(this.buf) > this.limits.maxRequestBytes) {
         this.buf = '';
         out.push(tooLarge(this.limits));
-      } else {
+      } else if (text.length > 0) {
+        // Only when this chunk added bytes: a partial line rechecked on every chunk would be rescanned each time.
         const t = this.buf.trimEnd();
         if (t.endsWith('}') && t.trimStart().startsWith('{')) {
           const r = parseJsonRequest(t, this.limits);

@@ -19,8 +19,8 @@
 // With `tls` the port speaks TLS (node:tls) and the same framing inside it.
 import net from 'node:net';
 import tls, { type SecureContextOptions } from 'node:tls';
-import { pack } from './codec.js';
-import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame, type Decoded, type Limits } from './framing.js';
+import { packFrame } from './codec.js';
+import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, type Decoded, type Limits } from './framing.js';
 import { ERROR_CODES, errorReply, type ErrorCode } from '../errors.js';
 import { connInfo, type ConnInfo } from './conn-info.js';
 
@@ -48,6 +48,8 @@ export interface TransportStats {
   refusedConnections: number;
 }
 
+interface Slot { done: boolean; reply: unknown }
+
 interface Conn {
   socket: net.Socket;
   info: ConnInfo;
@@ -56,7 +58,7 @@ interface Conn {
   json: JsonLineDecoder;
   bin: BinaryFrameDecoder;
   /** Replies in request order; a slot is filled when its request is answered. */
-  queue: Array<{ done: boolean; out: Buffer | null }>;
+  queue: Slot[];
   closing: boolean;
   paused: boolean;
   /** Requests decoded but not yet dispatched (the rest of a chunk past maxInFlight). */
@@ -67,6 +69,10 @@ interface Conn {
   oneShot: boolean;
   /** The peer shut down its sending side: end ours once every request is answered. */
   peerEnded: boolean;
+  /** Replies in order, not yet written: JSON text, or binary frames. */
+  outText: string;
+  outBin: Buffer[];
+  flushScheduled: boolean;
 }
 
 export class TcpServer {
@@ -110,7 +116,7 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, peerEnded: false };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, peerEnded: false, outText: '', outBin: [], flushScheduled: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
@@ -155,7 +161,7 @@ export class TcpServer {
   }
 
   private endIfDone(c: Conn): void {
-    if (c.peerEnded && !c.closing && c.queue.length === 0 && c.backlog.length === 0) {
+    if (c.peerEnded && !c.closing && c.queue.length === 0 && c.backlog.length === 0 && !c.flushScheduled) {
       c.closing = true;
       c.socket.destroySoon();
     }
@@ -173,7 +179,7 @@ export class TcpServer {
   }
 
   private dispatch(c: Conn, r: Decoded): void {
-    const slot = { done: false, out: null as Buffer | null };
+    const slot: Slot = { done: false, reply: null };
     c.queue.push(slot);
     if (!r.ok) {
       // Unparseable or oversized: answer, then close this stream (only this one).
@@ -190,14 +196,33 @@ export class TcpServer {
       this.fill(c, slot, errorReply('E_INTERNAL', (e as Error)?.message ?? String(e))));
   }
 
-  private fill(c: Conn, slot: { done: boolean; out: Buffer | null }, reply: unknown): void {
+  private fill(c: Conn, slot: Slot, reply: unknown): void {
     slot.done = true;
-    slot.out = c.mode === 'binary' ? encodeFrame(pack(reply)) : Buffer.from(JSON.stringify(reply) + '\n');
-    // Write every answered reply at the head of the queue, in order.
+    slot.reply = reply;
+    // Move every answered reply at the head of the queue, in order, to the
+    // connection's output; it is written once, when the replies answered in
+    // this turn of the event loop are all in (docs/CPU.md: one write, so one
+    // syscall, per connection per turn instead of one per reply).
     while (c.queue.length > 0 && c.queue[0].done) {
-      const s = c.queue.shift()!;
-      if (!c.socket.destroyed) c.socket.write(s.out!);
+      const r = c.queue.shift()!.reply;
+      if (c.mode === 'binary') c.outBin.push(packFrame(r));
+      else c.outText += JSON.stringify(r) + '\n';
     }
+    if (!c.flushScheduled) {
+      c.flushScheduled = true;
+      // After the promise reactions of this turn (the rest of a batch's replies).
+      process.nextTick(() => this.flush(c));
+    }
+  }
+
+  private flush(c: Conn): void {
+    c.flushScheduled = false;
+    if (!c.socket.destroyed && !c.socket.writableEnded) {
+      if (c.outText !== '') c.socket.write(c.outText);
+      else if (c.outBin.length > 0) c.socket.write(c.outBin.length === 1 ? c.outBin[0] : Buffer.concat(c.outBin));
+    }
+    c.outText = '';
+    c.outBin = [];
     // A one-shot client (a bare first request) has its answer: end, as the
     // runbook's original server did.
     if (c.oneShot && c.queue.length === 0 && c.backlog.length === 0) { c.closing = true; c.socket.pause(); }
@@ -228,10 +253,11 @@ export class TcpServer {
     this.draining = true;
     const t0 = Date.now();
     for (const c of this.conns) { c.socket.pause(); c.closing = true; }
+    // (A reply moved to a connection's output is written on the next tick: flushScheduled.)
     // The listener stays open while the replies in flight are written, so a
     // client that connects meanwhile is told why (E_SHUTTING_DOWN) instead of
     // meeting a refused connection.
-    while ([...this.conns].some((c) => c.queue.length > 0) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+    while ([...this.conns].some((c) => c.queue.length > 0 || c.flushScheduled) && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     for (const c of this.conns) c.socket.end();
     await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);

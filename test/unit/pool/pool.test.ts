@@ -17,7 +17,9 @@ afterEach(async () => { await Promise.all(pools.map((p) => p.close())); pools = 
 describe('KernelPool', () => {
   it.each([['exit', 'WORKER_CRASH'], ['throw', 'WORKER_CRASH'], ['hang', 'INFERENCE_TIMEOUT']] as const)(
     'a worker fault (%s) resolves to %s and the replacement worker serves the next batch', async (fault, failure) => {
-      const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200, allowFaultInjection: true });
+      // No stealing: on a loaded machine the worker may take over 250 µs to
+      // wake, and a stolen batch never meets the fault this test is about.
+      const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200, stealAfterUs: 0, allowFaultInjection: true });
       pools.push(pool);
       await pool.warm();
       const bad = await pool.run({ ...EMPTY, fault });
@@ -45,7 +47,7 @@ describe('KernelPool', () => {
   });
 
   it('serves the next batch from a hot standby while a crashed worker is replaced', async () => {
-    const pool = new KernelPool({ threads: 2, batchTimeoutMs: 500, allowFaultInjection: true });
+    const pool = new KernelPool({ threads: 2, batchTimeoutMs: 500, stealAfterUs: 0, allowFaultInjection: true });
     pools.push(pool);
     await pool.warm();
     expect((await pool.run({ ...EMPTY, fault: 'exit' })).ok).toBe(false);
@@ -60,6 +62,56 @@ describe('KernelPool', () => {
     const pool = new KernelPool({ threads: 1, batchTimeoutMs: 200 });
     pools.push(pool);
     expect((await pool.run({ ...EMPTY, fault: 'exit' })).ok).toBe(true);
+  });
+
+  it('runs a small cheap batch on the calling thread, and a batch past the row cap on a worker', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxRows: 2, inlineMaxBusy: 1 });
+    pools.push(pool);
+    await pool.warm();
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats).toMatchObject({ batches: 1, inline: 1 });
+    expect((await pool.run({ ...EMPTY, n: 3 })).ok).toBe(true);
+    expect(pool.stats).toMatchObject({ batches: 2, inline: 1 });
+  });
+
+  it('stops running batches inline once their measured kernel time is over the budget', async () => {
+    // A budget of 1 ps: the first batch (no cost known yet) runs inline, its
+    // measured time is over the budget, so the next one goes to the worker.
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineBudgetUs: 1e-6, inlineMaxBusy: 1 });
+    pools.push(pool);
+    await pool.warm();
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats.inline).toBe(1);
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats).toMatchObject({ batches: 2, inline: 1 });
+  });
+
+  it('sends small batches to a worker while the calling thread is busy, and runs them inline once it is idle again', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxBusy: 0.5, inlineBudgetUs: 1e6 }); // cost never the reason here
+    pools.push(pool);
+    await pool.warm();
+    await pool.run({ ...EMPTY, n: 1 }); // the first sample of the event loop
+    const spin = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* busy */ } };
+    spin(30);
+    const before = pool.stats.inline;
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats.inline).toBe(before); // busy: to the worker
+    await new Promise((r) => setTimeout(r, 60));
+    expect((await pool.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(pool.stats.inline).toBe(before + 1); // idle again: inline
+  });
+
+  it('never runs inline a batch with an injected fault, nor any batch with inlineMaxRows 0', async () => {
+    const pool = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, allowFaultInjection: true });
+    pools.push(pool);
+    await pool.warm();
+    expect((await pool.run({ ...EMPTY, n: 1, fault: 'throw' })).ok).toBe(false);
+    expect(pool.stats).toMatchObject({ batches: 1, inline: 0, crashes: 1 });
+    const workers = new KernelPool({ threads: 1, batchTimeoutMs: 500, stealAfterUs: 0, inlineMaxRows: 0 });
+    pools.push(workers);
+    await workers.warm();
+    expect((await workers.run({ ...EMPTY, n: 1 })).ok).toBe(true);
+    expect(workers.stats).toMatchObject({ batches: 1, inline: 0 });
   });
 
   it('rejects a bad thread count with E_CONFIG', () => {
