@@ -156,3 +156,44 @@ describe('false passes under repeated asking (simulation over the gate function,
     expect(r.cycles_to_pass.median).toBeLessThan(10_000);
   });
 });
+
+describe('gate boundaries (exactly at the margins and floors)', () => {
+  const B = (n: number, mean: number, lower: number, upper: number) => ({ n, mean, lower, upper, variance: 0.01, span: 1 });
+  const arms = (c: { d: [number, number, number]; r: [number, number, number] }, i: { d: [number, number, number]; r: [number, number, number] }, n = 500) => ({
+    canary: { outcomes: n, agents: 10, death: B(n, ...c.d), violation: B(n, 0, 0, 0.001), reward: B(n, ...c.r) },
+    incumbent: { outcomes: 5000, agents: 90, death: B(5000, ...i.d), violation: B(5000, 0, 0, 0.001), reward: B(5000, ...i.r) },
+  });
+  const crit = (v: ReturnType<typeof evaluateGate>, name: string) => v.criteria.find((c) => c.name === name)!;
+
+  it('exactly min_shadow_cycles passes the screen; one fewer does not', () => {
+    expect(crit(evaluateGate(base({ shadow_sample_size: 1000 }), DEFAULT_GATE), 'shadow_cycles').verdict).toBe('pass');
+    expect(evaluateGate(base({ shadow_sample_size: 1000 }), DEFAULT_GATE).pass).toBe(true);
+    expect(crit(evaluateGate(base({ shadow_sample_size: 999 }), DEFAULT_GATE), 'shadow_cycles').verdict).toBe('insufficient');
+  });
+
+  it('a lower bound exactly at −margin does not pass; an upper bound exactly at −margin does not fail', () => {
+    // reward advantage lower bound = 0 − 0.25 = −0.25 (the margin), upper = 0.5 − 0 = 0.5
+    const f = base(arms({ d: [0.05, 0.04, 0.06], r: [0.2, 0, 0.5] }, { d: [0.1, 0.09, 0.11], r: [0.1, 0, 0.25] }));
+    const r = crit(evaluateGate(f, DEFAULT_GATE), 'reward');
+    expect(r).toMatchObject({ verdict: 'insufficient', bound: -0.25 });
+    expect(r.estimate).toBeCloseTo(0.1, 10); // candidate mean − incumbent mean
+    // upper bound of the advantage = 0 − 0.25 = −0.25 exactly: not credibly worse by more than the margin
+    const g = base(arms({ d: [0.05, 0.04, 0.06], r: [-0.5, -1, 0] }, { d: [0.1, 0.09, 0.11], r: [0.5, 0.25, 0.75] }));
+    expect(crit(evaluateGate(g, DEFAULT_GATE), 'reward').verdict).toBe('insufficient');
+  });
+
+  it('off-policy: an effective sample size exactly at the floor may pass; a lower bound exactly at −margin may not; the estimate is the difference of means', () => {
+    const inc = arm(27000, 0.1, 0.05, 0);
+    const f = (ess: number, lower: number) => base({ canary_ratio: 0, canary: arm(0, 0, 0, 0), incumbent: inc, off_policy: { samples: 50_000, ess, estimate: 0.3, lower } });
+    const upper = inc.reward.upper;
+    expect(crit(evaluateGate(f(1000, upper), DEFAULT_GATE), 'reward_off_policy').verdict).toBe('pass');
+    expect(crit(evaluateGate(f(999.9, upper), DEFAULT_GATE), 'reward_off_policy').verdict).toBe('insufficient');
+    expect(crit(evaluateGate(f(5000, upper - 0.25), DEFAULT_GATE), 'reward_off_policy').verdict).toBe('insufficient');
+    expect(crit(evaluateGate(f(5000, upper), DEFAULT_GATE), 'reward_off_policy').estimate).toBeCloseTo(0.3 - inc.reward.mean!, 5);
+  });
+
+  it('a canary with exactly 30 outcomes is projected from, with 29 it is not', () => {
+    expect(evaluateGate(base({ canary: arm(30, 0.02, 0, 0.5) }), DEFAULT_GATE).missing).toMatch(/more canary outcomes|unlikely/);
+    expect(evaluateGate(base({ canary: arm(29, 0.02, 0, 0.5) }), DEFAULT_GATE).missing).toMatch(/the canary has 29 outcome\(s\) so far/);
+  });
+});

@@ -181,3 +181,35 @@ describe('lifecycle semantics', () => {
       .toEqual(['canary_high', 'canary_high_bypass', 'promote', 'promote_force', 'reset', 'rollback', 'unrelease']);
   });
 });
+
+describe('lifecycle boundaries', () => {
+  it('a canary ratio exactly at the cap needs no bypass and no confirmation; the summary says no "above the cap"', () => {
+    const t = transition(withCand, { type: 'SET_CANARY_RATIO', ratio: 0.1, bypass_safety_cap: false }, ctx());
+    expect(t.ok).toBe(true);
+    expect(t.ok && t.summary).not.toMatch(/above/);
+    expect(needsConfirmation({ type: 'SET_CANARY_RATIO', ratio: 0.1, bypass_safety_cap: false }, 0.1)).toBe(false);
+  });
+
+  it('promotion without a gate verdict is refused; the frozen revision follows the latest registered one', () => {
+    expect(transition(prodAndCand, commands.promote, { ...ctx(), gate: undefined })).toMatchObject({ ok: false, code: 'E_GATE', message: 'the promotion gate was not evaluated' });
+    const t = transition(prodAndCand, commands.promote, { ...ctx(), latestRevision: (v: string) => (v === 'B' ? 6 : revs[v] ?? -1) });
+    expect(t.ok && t.next.active).toEqual({ version: 'B', revision: 7 });
+    const none = transition(prodAndCand, commands.promote, { ...ctx(), watch: { cycles: 5000, holdback_ratio: 0 } });
+    expect(none.ok && none.next.watch).toBeNull();
+  });
+
+  it('the automatic rollback needs the watched revision in production, and pops the stack only when its top is the previous production', () => {
+    const other: ControlState = { ...watching, active: { version: 'B', revision: 3 } };
+    expect(transition(other, commands.auto_rollback, ctx())).toMatchObject({ ok: false, code: 'E_NO_WATCH' });
+    const topElse: ControlState = { ...watching, rollback_stack: [{ version: 'C', revision: 0 }] };
+    const t = transition(topElse, commands.auto_rollback, ctx());
+    expect(t.ok && t.next.rollback_stack).toEqual([{ version: 'C', revision: 0 }]);
+    expect(t.ok && t.next.active).toEqual({ version: 'A', revision: 0 });
+  });
+
+  it('a containment lockdown names its failure in the reason, cut to 500 characters', () => {
+    const t = transition(S0, { type: 'FAILURE', failure: { type: 'CORRUPTION_NAN', detail: 'x'.repeat(600), incident_id: null }, mode: null, lockdown: true, cancel_canary: false }, ctx());
+    expect(t.ok && t.next.lockdown.reason).toBe(`CORRUPTION_NAN: ${'x'.repeat(600)}`.slice(0, 500));
+    expect(t.ok && t.next.lockdown.operator_id).toBe('Op-01');
+  });
+});
