@@ -16,10 +16,11 @@
 // Model swaps, canary changes and snapshots run on a control queue that is
 // drained between batches, never while a worker reads the memory.
 import { engineConfig, type EngineConfig, type EngineConfigInput } from './config.js';
-import { pad4, OUT_STRIDE, O_STATUS, O_GREEDY, O_PROPOSED, O_CONFIDENCE, STATUS_OK } from '../kernel/layout.js';
+import { pad4 } from '../kernel/layout.js';
 import { BatchSlot } from './batch-slot.js';
 import { Intake } from './intake.js';
-import { AgentStreams, VectorPool, attach, err, type Pending } from './pending.js';
+import { Settler } from './settle.js';
+import { AgentStreams, VectorPool, err, type Pending } from './pending.js';
 import type { ModelParams } from '../kernel/model.js';
 import { KernelPool } from '../pool/pool.js';
 import type { BatchOutcome, BatchTask } from '../pool/messages.js';
@@ -27,10 +28,10 @@ import { StateSchema } from './state-schema.js';
 import { Intents } from './intents.js';
 import { SafetyRules } from './safety.js';
 import { RulesPolicy } from './rules-policy.js';
-import { Arms, agentUnit, ARM_INCUMBENT, ARM_CANARY, ARM_HOLDBACK } from './arms.js';
+import { Arms, ARM_INCUMBENT } from './arms.js';
 import { closeExperience, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
 import type { Outcome } from './reward.js';
-import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served } from './decision.js';
+import type { DecisionDeps } from './decision.js';
 import { loadResident, unloadResident, snapshotResident, type ResidentModel } from './models.js';
 import { EngineStats } from './stats.js';
 import { ShadowStats } from './shadow.js';
@@ -82,6 +83,7 @@ export class Engine {
   private readonly wantsCapture: (t: FailureEvent['type']) => boolean;
   private readonly agents: AgentStreams;
   private readonly intake: Intake;
+  private readonly settler: Settler;
   private queue: Pending[] = [];
   private head = 0;
   private ops: Array<() => void> = [];
@@ -139,6 +141,11 @@ export class Engine {
       staleAfterS: this.config.stale_after_s, clock: this.clock,
     });
     this.slot = new BatchSlot(this.pool, this.config.max_batch, this.dp, this.intents.count);
+    this.settler = new Settler({
+      config: this.config, intents: this.intents, deps: this.deps, stats: this.stats, monitor: this.monitor, arms: this.arms,
+      pool: this.pool, slot: this.slot, features: this.features, expKind: this.expKind, onFailure: this.onFailure, wantsCapture: this.wantsCapture,
+      residents: () => ({ prod: this.prod, cand: this.cand, hold: this.hold }), view: () => this.ctl, shadow: () => this.shadow, candEpoch: () => this.candEpoch,
+    });
   }
 
   static async create(opts: EngineOptions = {}): Promise<Engine> {
@@ -353,121 +360,9 @@ export class Engine {
   }
 
   private complete(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {
-    const m = this.pool.kernel.views();
-    const s = this.slot;
-    this.stats.batch(rows.length, outcome.micros);
-    if (outcome.ok) {
-      if (nExp > 0) {
-        for (let i = 0; i < nExp; i++) {
-          const ok = s.expApplied(m, i);
-          if (!ok) this.stats.updatesRejected++;
-          else if (this.expKind[i] === 0) this.stats.learningUpdates++;
-          else this.stats.shapingUpdates++;
-        }
-        if (outcome.result.updBad > 0) {
-          attach(rows[0], 'CORRUPTION_NAN', `${outcome.result.updBad} candidate update(s) would have made a weight non-finite; weights kept`);
-        }
-      }
-      if (outcome.result.prodBad > 0) {
-        const row = rows.findIndex((_, i) => m.f[(s.prodOut >> 2) + i * OUT_STRIDE + O_STATUS] !== STATUS_OK);
-        attach(rows[Math.max(0, row)], 'CORRUPTION_NAN', `${outcome.result.prodBad} production output(s) not finite`);
-      }
-    } else {
-      attach(rows[0], outcome.failure, `${outcome.error}; ${rows.length} cycle(s) answered by the safe fallback`);
-      if (this.cand && this.pool.kernel.exports.checkFinite(this.cand.ptr) !== 1) {
-        attach(rows[0], 'CORRUPTION_NAN', 'candidate weights not finite after an interrupted batch');
-      }
-    }
-    const v = this.ctl;
-    const f = m.f, po = s.prodOut >> 2, co = s.candOut >> 2;
-    // The candidate (or holdback model) of this batch: the one loaded when it
-    // was dispatched (model swaps run between batches, so it is still loaded).
-    const isCand = hasCand && this.cand !== null, isHold = hasCand && this.hold !== null;
-    for (let i = 0; i < rows.length; i++) {
-      const p = rows[i];
-      const arm = this.armOf(p, v, isCand);
-      const ctx: RowContext = {
-        control: v, verdict: p.verdict, rulesIntent: p.rulesIntent, cycleId: p.cycleId, forcedReason: p.forcedReason,
-        arm, hasProd, hasCand: isCand, hasHold: isHold,
-      };
-      const served = outcome.ok ? decideRow(this.deps, f, po, co, i, ctx) : fallbackRow(this.deps, ctx, outcome.failure);
-      const shadow = outcome.ok && isCand ? this.shadowOf(f, co, po, i, served, p, hasProd) : undefined;
-      this.finish(p, served, shadow, outcome.ok && isCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1,
-        outcome.ok ? 'OK' : outcome.failure, arm);
-    }
+    this.settler.settle(rows, outcome, nExp, hasProd, hasCand);
     this.inFlight = false;
     this.schedule();
-  }
-
-  /** The agent's arm under the current view: the holdback draw during a watch, else the canary draw. */
-  private armOf(p: Pending, v: ControlView, hasCand: boolean): number {
-    const w = v.watch;
-    const salt = w ? w.salt : v.canarySalt;
-    const ratio = w ? w.holdbackRatio : hasCand ? v.canaryRatio : 0;
-    if (ratio <= 0) return ARM_INCUMBENT;
-    const st = p.stream;
-    if (st.unitSalt !== salt) { st.unit = agentUnit(salt, p.agentId); st.unitSalt = salt; }
-    return st.unit < ratio ? (w ? ARM_HOLDBACK : ARM_CANARY) : ARM_INCUMBENT;
-  }
-
-  private shadowOf(f: Float32Array, co: number, po: number, i: number, served: Served, p: Pending, hasProd: boolean): CycleReply['shadow'] {
-    const o = co + i * OUT_STRIDE;
-    const ok = f[o + O_STATUS] === STATUS_OK;
-    const intent = ok ? f[o + O_GREEDY] : -1;
-    const mask = p.verdict.mask;
-    if (ok) this.monitor.shadow(intent === served.intent);
-    if (ok) this.shadow.row(intent === served.intent, !((mask >>> f[o + O_PROPOSED]) & 1));
-    else this.shadow.candidateNonFinite++;
-    // The incumbent's proposal: production's own argmax, or the rules policy's.
-    const pr = po + i * OUT_STRIDE;
-    const incumbent = hasProd ? (f[pr + O_STATUS] === STATUS_OK ? f[pr + O_PROPOSED] : -1) : p.rulesIntent;
-    if (incumbent >= 0) this.shadow.incumbentProposal(!((mask >>> incumbent) & 1));
-    return { version: this.cand!.version, intent: ok ? this.intents.names[intent] : null, confidence: ok ? f[o + O_CONFIDENCE] : 0 };
-  }
-
-  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel'], arm: number): void {
-    // The stream as this cycle found it, for an incident's snapshot; taken
-    // only when the cycle raised a failure.
-    const before = p.failures ? { prev: p.prevAtDispatch ? { ...p.prevAtDispatch, features: p.prevAtDispatch.features.slice() } : null, last_ts: p.lastTsBefore } : null;
-    // The decision this one replaces is closed (its experience was written to
-    // the kernel at dispatch): its feature vector goes back to the pool.
-    if (p.stream.prev) this.features.release(p.stream.prev.features);
-    p.stream.prev = {
-      cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
-      epsilon: this.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
-      candGreedy, candEpoch: this.candEpoch, byCandidate: sv.model === 'cand', arm,
-    };
-    const latency = Math.round((performance.now() - p.t0) * 1000);
-    const st = p.stream, bit = 1 << arm;
-    if (st.armEpoch !== this.arms.epoch) { st.armEpoch = this.arms.epoch; st.armMask = 0; }
-    this.arms.served(arm, latency, (st.armMask & bit) === 0);
-    st.armMask |= bit;
-    this.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');
-    this.monitor.served(sv.intent, latency, sv.model ? sv.confidence : null);
-    const reply: CycleReply = {
-      status: 'OK', cycle_id: p.cycleId, agent_id: p.agentId, intent: this.intents.names[sv.intent], intent_params: {},
-      confidence: sv.confidence, policy_source: sv.source,
-      model_version: sv.model === 'prod' ? this.prod?.version ?? null : sv.model === 'cand' ? this.cand?.version ?? null : sv.model === 'hold' ? this.hold?.version ?? null : null,
-      fallback_reason: sv.reason, failure_mode: this.ctl.lockdown ? 'LOCKDOWN' : this.ctl.mode,
-      propensity: sv.propensity, explored: sv.intent !== sv.greedy, latency_us: latency,
-    };
-    if (shadow) reply.shadow = shadow;
-    if (p.failures && p.failures.some((f) => this.wantsCapture(f.type))) {
-      const capture: CycleCapture = {
-        request: p.raw, reply: { ...reply }, agent_id: p.agentId, cycle_id: p.cycleId, clock_ms: p.clockMs, stream_before: before!,
-        control: this.ctl, kernel, production: this.prod ? snapshotResident(this.pool, this.prod) : null,
-        production_version: this.prod?.version ?? null,
-        candidate: this.cand ? snapshotResident(this.pool, this.cand) : null, candidate_version: this.cand?.version ?? null,
-        holdback: this.hold ? snapshotResident(this.pool, this.hold) : null, holdback_version: this.hold?.version ?? null,
-      };
-      for (const f of p.failures) this.onFailure({ ...f, capture });
-    } else if (p.failures) {
-      for (const f of p.failures) this.onFailure(f);
-    }
-    // Containment runs synchronously in onFailure and may have changed the
-    // mode: the reply reports the mode this cycle's own fault caused.
-    if (p.failures) reply.failure_mode = this.ctl.lockdown ? 'LOCKDOWN' : this.ctl.mode;
-    p.resolve(reply);
   }
 
   /** Reports `type` with the capture of the next cycle served (monitor alerts). */
