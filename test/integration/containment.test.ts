@@ -33,7 +33,7 @@ describe('containment boundaries (real worker threads)', () => {
 
   it('SAFE_MODE after an inference timeout: still on after N−1 cycles, NORMAL after N', async () => {
     const N = 20;
-    const { s } = await fresh({ allowFaultInjection: true, config: { engine: { batch_timeout_ms: 100 }, failures: { safe_mode_cycles: N } } });
+    const { s } = await fresh({ allowFaultInjection: true, config: { engine: { batch_timeout_ms: 100, pool_steal_us: 0 }, failures: { safe_mode_cycles: N } } }); // no steal: the hang must reach the worker
     await s.handle({ type: 'REGISTER_MODEL', operator_id: OP, metadata: { version: 'P' } });
     await s.handle({ type: 'SET_CANDIDATE_MODEL', operator_id: OP, version: 'P' });
     await confirmed(s, { type: 'PROMOTE_CANDIDATE', operator_id: OP, force: true });

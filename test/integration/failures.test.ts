@@ -71,7 +71,7 @@ async function withModels(s: Sidecar) {
 
 describe('failure modes', () => {
   it('INFERENCE_TIMEOUT: the batch gets STOP, SAFE_MODE for N cycles, then NORMAL again (audited); replays', async () => {
-    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1, batch_timeout_ms: 100 }, failures: { safe_mode_cycles: 20 } } });
+    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1, batch_timeout_ms: 100, pool_steal_us: 0 }, failures: { safe_mode_cycles: 20 } } });
     await withModels(s);
     const r = (await s.handle({ agent_id: 'a', state: STATE, __fault: 'hang' })) as CycleReply;
     expect(r).toMatchObject({ intent: 'STOP', policy_source: 'DISASTER_FALLBACK', fallback_reason: 'INFERENCE_TIMEOUT' });
@@ -87,7 +87,7 @@ describe('failure modes', () => {
   });
 
   it('WORKER_CRASH: STOP for the batch, the worker replaced, an incident; the mode stays NORMAL; replays', async () => {
-    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1 } } });
+    const { s, dir } = await fresh({ allowFaultInjection: true, config: { engine: { pool_threads: 1, pool_steal_us: 0 } } }); // no steal: the crash must happen in the worker
     await withModels(s);
     expect(await s.handle({ agent_id: 'a', state: STATE, __fault: 'exit' })).toMatchObject({ intent: 'STOP', fallback_reason: 'WORKER_CRASH' });
     await settle(s);
