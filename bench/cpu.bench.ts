@@ -87,7 +87,7 @@ export interface CpuBench {
 
 async function measure(load: string, target: string, pid: number, transport: Transport, port: number, rate: number, connections: number, seconds: number): Promise<CpuRow> {
   const before = processCpuUs(pid);
-  const { hist: _h, errors_by_code, ...s } = await runLoad({ host: '127.0.0.1', tcpPort: port, httpPort: port, transport, rate, duration: seconds, connections, agents: 512, seed: 3, drainMs: 5000, pace: 'timer' });
+  const { hist: _h, errors_by_code, ...s } = await runLoad({ host: '127.0.0.1', tcpPort: port, httpPort: port, transport, rate, duration: seconds, connections, agents: 512, seed: 3, drainMs: 5000, pace: 'timer', probe: false });
   const cpu = processCpuUs(pid) - before;
   const errors = Object.values(errors_by_code).reduce((a, b) => a + b, 0) + s.unanswered;
   return {

@@ -33,7 +33,7 @@ async function stop(c: Child): Promise<void> {
 type Row = Omit<LoadSummary, 'errors_by_code'> & { target: string; errors: number; sustained: boolean };
 
 async function load(target: string, transport: Transport, port: number, rate: number, connections: number, seconds: number): Promise<Row> {
-  const { hist: _h, errors_by_code, ...s } = await runLoad({ host: '127.0.0.1', tcpPort: port, httpPort: port, transport, rate, duration: seconds, connections, agents: 512, seed: 3, drainMs: 5000 });
+  const { hist: _h, errors_by_code, ...s } = await runLoad({ host: '127.0.0.1', tcpPort: port, httpPort: port, transport, rate, duration: seconds, connections, agents: 512, seed: 3, drainMs: 5000, probe: false });
   const errors = Object.values(errors_by_code).reduce((a, b) => a + b, 0) + s.unanswered;
   return { target, ...s, errors, sustained: s.achieved_per_s >= 0.95 * rate && errors === 0 && s.latency_us.p99 < 50_000 };
 }

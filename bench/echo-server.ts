@@ -11,7 +11,8 @@ if (kind === 'http') {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.stringify({ status: 'OK', echo: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = JSON.stringify({ status: 'OK', echo: text === '' ? null : JSON.parse(text) }); // a GET has no body
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
       res.end(body);
     });
