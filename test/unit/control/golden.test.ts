@@ -7,8 +7,8 @@
 import { describe, it, expect } from 'vitest';
 import { transition, type Command } from '../../../src/control/lifecycle.js';
 import { initialState, type ControlState } from '../../../src/store/control-state.js';
-import { evaluateGate, evaluateWatch, DEFAULT_GATE, type GateFigures, type GateVerdict, type ArmBounds } from '../../../src/control/gate.js';
-import { MeanCS } from '../../../src/engine/confseq.js';
+import { evaluateGate, evaluateWatch, DEFAULT_GATE, type GateFigures, type GateVerdict } from '../../../src/control/gate.js';
+import { arm, baseFigures } from '../../helpers/arms.js';
 
 const PASS: GateVerdict = { pass: true, evidence: 'on_policy', criteria: [], reason: 'passes', missing: null, alpha: 0.05 };
 const FAIL: GateVerdict = { pass: false, evidence: null, criteria: [], reason: 'shadow_sample_size 10 < min_shadow_cycles 1000', missing: '990 more', alpha: 0.05 };
@@ -66,22 +66,7 @@ describe('golden: the lifecycle table', () => {
   });
 });
 
-function arm(n: number, death: number, violation: number, reward: number): ArmBounds {
-  const d = new MeanCS(0.025), v = new MeanCS(0.025), r = new MeanCS(0.025, -10, 10);
-  let accD = 0, accV = 0;
-  for (let i = 0; i < n; i++) {
-    accD += death; accV += violation;
-    const dead = accD >= 1, viol = accV >= 1;
-    if (dead) accD -= 1;
-    if (viol) accV -= 1;
-    d.push(dead ? 1 : 0); v.push(viol ? 1 : 0); r.push(reward + (i % 2 ? 0.3 : -0.3));
-  }
-  return { outcomes: n, agents: Math.ceil(n / 50), death: d.bound(), violation: v.bound(), reward: r.bound() };
-}
-const base = (over: Partial<GateFigures> = {}): GateFigures => ({
-  shadow_sample_size: 5000, candidate_non_finite: 0, candidate_violation_rate: 0.001, production_violation_rate: 0.01, canary_ratio: 0.1,
-  canary: arm(3000, 0.02, 0, 0.5), incumbent: arm(27000, 0.1, 0.05, 0), off_policy: { samples: 4000, ess: 200, estimate: 0.1, lower: -3 }, ...over,
-});
+const base = baseFigures;
 
 describe('golden: the gate\'s and the watch\'s verdicts', () => {
   it('over a set of evidence scenarios', () => {
