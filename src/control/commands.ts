@@ -186,8 +186,10 @@ export class ControlPlane {
           // The system may have changed the state while the files were
           // written (a lockdown, a failure mode): decide again on the
           // current state, for the revision just written.
+          // The gate is asked again too: the evidence may have changed meanwhile
+          // (a canary aborted while the file was written).
           const into = fx.into;
-          t = transition(this.state, cmd, { ...ctx, latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          t = transition(this.state, cmd, { ...this.context(operator, cmd), latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
           if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
         }
       }
@@ -239,6 +241,12 @@ export class ControlPlane {
       // durable. Anything else goes back to what it was.
       const latchedNow = next.lockdown.active && !before.lockdown.active;
       if (this.state === next && !latchedNow) this.commit(before);
+      else if (!latchedNow) {
+        // The system changed the state on top of this one meanwhile: it cannot
+        // be taken back alone. Say so rather than claim nothing happened.
+        this.d.onDiskError?.(e as Error);
+        throw new SidecarError('E_DISK', `the change is in effect in memory but could not be made durable (another transition followed it): it will not survive a restart (${(e as Error).message})`);
+      }
       if (latchedNow) {
         this.d.onDiskError?.(e as Error);
         throw new SidecarError('E_DISK', `the lockdown is in effect in memory (every cycle STOP) but could not be made durable: it will not survive a restart (${(e as Error).message})`);

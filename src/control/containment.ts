@@ -123,8 +123,12 @@ export class Containment {
     const due = this.due(e.type);
     const raisesMode = rule.mode !== undefined && MODE_RANK[rule.mode] > MODE_RANK[s.failure.mode];
     const latches = rule.lockdown === true && !s.lockdown.active;
-    if (e.type === 'INFERENCE_TIMEOUT' && (raisesMode || s.failure.mode === 'SAFE_MODE')) {
+    // The timeout's SAFE_MODE ends by itself after its cycles; a SAFE_MODE that
+    // another failure set (or joined) waits for an operator's reset.
+    if (e.type === 'INFERENCE_TIMEOUT' && (raisesMode || (s.failure.mode === 'SAFE_MODE' && this.safeUntil >= 0))) {
       this.safeUntil = this.d.engine.stats.cycles + this.d.config.safe_mode_cycles;
+    } else if (rule.mode === 'SAFE_MODE' && e.type !== 'INFERENCE_TIMEOUT') {
+      this.safeUntil = -1;
     }
     if (!due && !raisesMode && !latches) { this.suppressed.set(e.type, (this.suppressed.get(e.type) ?? 0) + 1); return; }
     const id = due ? randomUUID() : null;

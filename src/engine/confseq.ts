@@ -22,10 +22,15 @@
 //
 // It adapts to the variance: a rare event (a death rate of 0.03) gets a bound
 // about as tight as a normal approximation with the true variance would give
-// (times a log log factor), not the worst case of a [0, 1] variable. The
-// running intersection (max of lower bounds, min of upper bounds) is also a
-// confidence sequence, and is what is reported. O(1) per observation, no
-// allocation: it runs on the cycle path.
+// (times a log log factor), not the worst case of a [0, 1] variable.
+// O(1) per observation, no allocation: it runs on the cycle path.
+//
+// The current bounds are reported, not their running intersection (the max
+// of all lower bounds so far): the intersection is valid only for a mean that
+// never changes, and an arm's mean does change — the candidate learns online,
+// a raised ratio adds agents. Without it, the bounds cover the weighted
+// average of the conditional means seen so far (the theorem's martingale
+// holds for a changing conditional mean), which is what the gate compares.
 
 const C = 0.5;
 
@@ -78,8 +83,8 @@ export class MeanCS {
     this.varPrev = (0.25 + this.sqDev) / (t + 1);
     const center = this.sumLX / this.sumL;
     const half = (this.logA + this.sumPsi) / this.sumL;
-    if (center - half > this.lo01) this.lo01 = Math.min(1, center - half);
-    if (center + half < this.hi01) this.hi01 = Math.max(0, center + half);
+    this.lo01 = Math.min(1, Math.max(0, center - half));
+    this.hi01 = Math.max(0, Math.min(1, center + half));
   }
 
   /** The sample mean in the original units (null before any observation). */
@@ -93,7 +98,7 @@ export class MeanCS {
   }
 
   get lower(): number { return this.lo + this.lo01 * this.span; }
-  get upper(): number { return this.lo + Math.min(1, Math.max(this.hi01, this.lo01)) * this.span; }
+  get upper(): number { return this.lo + this.hi01 * this.span; }
 
   bound(): Bound {
     return { n: this.n, mean: this.mean, lower: this.lower, upper: this.upper, variance: this.variance, span: this.span };

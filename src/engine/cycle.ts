@@ -349,7 +349,8 @@ export class Engine {
     const reward = c.kind === 'learn' ? c.reward : c.kind === 'quarantine' && c.reason === 'REWARD_INVARIANT' ? null : clipReward(rawReward(this.outcome, this.config.reward), this.config.reward);
     const prevArm = p.stream.prev?.arm ?? ARM_INCUMBENT;
     this.monitor.outcome(this.outcome.alive, this.outcome.violation, reward);
-    this.arms.outcome(prevArm, this.outcome.alive, this.outcome.violation, reward);
+    // Evidence of an arm only when its own policy made the decision (settle.ts, NO_ARM).
+    if (prevArm >= 0) this.arms.outcome(prevArm, this.outcome.alive, this.outcome.violation, reward);
     if (c.kind === 'learn') {
       const prev = c.prev;
       if (!prev.byCandidate) this.shadow.onPolicy(c.reward);

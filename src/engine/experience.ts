@@ -70,7 +70,7 @@ export interface LoggedDecision {
   candEpoch: number;
   /** Served by the candidate (canary): not evidence about the incumbent. */
   byCandidate: boolean;
-  /** The agent's arm when it was served (arms.ts): its outcome counts there. */
+  /** The agent's arm when it was served (arms.ts), where its outcome counts; -1 when the arm's own policy did not decide (a lockdown, SAFE_MODE, a fallback). */
   arm: number;
 }
 

@@ -48,6 +48,24 @@ export interface SettleDeps {
   candEpoch: () => number;
 }
 
+/** A decision that is not its arm's policy's: its outcome is evidence about no arm. */
+export const NO_ARM = -1;
+
+/**
+ * Whether the arm's own policy made this decision: the candidate for the
+ * canary arm, the previous production (or the rules it stood for) for the
+ * holdback arm, production or the rules for the incumbent arm. A lockdown,
+ * SAFE_MODE or a failure's STOP serves every arm alike; counting those
+ * outcomes would pull the arms' evidence together and hide a difference.
+ */
+function decidedByArm(arm: number, sv: Served, hasProd: boolean): boolean {
+  if (sv.source === 'LOCKDOWN' || sv.source === 'DISASTER_FALLBACK') return false;
+  if (arm === ARM_CANARY) return sv.model === 'cand';
+  if (arm === ARM_HOLDBACK) return sv.model === 'hold' || sv.reason === 'HOLDBACK_RULES';
+  // SAFE_MODE's rules are the incumbent's own policy only when no production model is set.
+  return sv.model === 'prod' || (sv.model === null && (sv.reason !== 'SAFE_MODE' || !hasProd));
+}
+
 export class Settler {
   constructor(private readonly d: SettleDeps) {}
 
@@ -80,13 +98,15 @@ export class Settler {
         attach(rows[0], 'CORRUPTION_NAN', 'candidate weights not finite after an interrupted batch');
       }
     }
-    const v = d.view();
     const f = m.f, po = s.prodOut >> 2, co = s.candOut >> 2;
     // The candidate (or holdback model) of this batch: the one loaded when it
     // was dispatched (model swaps run between batches, so it is still loaded).
     const isCand = hasCand && cand !== null, isHold = hasCand && hold !== null;
     for (let i = 0; i < rows.length; i++) {
       const p = rows[i];
+      // The view of this row: containment in an earlier row's finish() may
+      // have changed it (a lockdown latched mid-batch is STOP for the rest).
+      const v = d.view();
       const arm = this.armOf(p, v, isCand);
       const ctx: RowContext = {
         control: v, verdict: p.verdict, rulesIntent: p.rulesIntent, cycleId: p.cycleId, forcedReason: p.forcedReason,
@@ -139,7 +159,7 @@ export class Settler {
     p.stream.prev = {
       cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
       epsilon: d.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
-      candGreedy, candEpoch: d.candEpoch(), byCandidate: sv.model === 'cand', arm,
+      candGreedy, candEpoch: d.candEpoch(), byCandidate: sv.model === 'cand', arm: decidedByArm(arm, sv, prod !== null) ? arm : NO_ARM,
     };
     const latency = Math.round((performance.now() - p.t0) * 1000);
     const st = p.stream, bit = 1 << arm;

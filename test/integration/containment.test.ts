@@ -100,3 +100,18 @@ describe('containment boundaries (real worker threads)', () => {
     expect(s.control.state.lockdown).toMatchObject({ since, operator_id: OP, reason: 'first' });
   });
 });
+
+describe('whose SAFE_MODE it is', () => {
+  it('a SAFE_MODE set by CONTRACT_BREACH is not ended by a later timeout\'s cycle count: it waits for a reset', async () => {
+    const N = 10;
+    const { s } = await fresh({ allowFaultInjection: true, config: { engine: { batch_timeout_ms: 100, pool_steal_us: 0 }, failures: { safe_mode_cycles: N } } });
+    s.failures.handle({ type: 'CONTRACT_BREACH', detail: 'violation rate 0.2 > 0.1 (test)' });
+    expect(mode(s)).toBe('SAFE_MODE');
+    expect(await s.handle({ agent_id: 'h', state: STATE, __fault: 'hang' })).toMatchObject({ fallback_reason: 'INFERENCE_TIMEOUT', failure_mode: 'SAFE_MODE' });
+    for (let i = 0; i < 2 * N; i++) await s.handle({ agent_id: `c${i}`, state: STATE });
+    s.failures.tick();
+    expect(mode(s)).toBe('SAFE_MODE');
+    expect(await confirmed(s, { type: 'RESET_FAILURE_STATUS', operator_id: OP })).toMatchObject({ status: 'OK' });
+    expect(mode(s)).toBe('NORMAL');
+  });
+});

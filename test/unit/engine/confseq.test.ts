@@ -45,19 +45,29 @@ describe('MeanCS (predictable plug-in empirical Bernstein)', () => {
     expect(coin.mean).toBeCloseTo(0.5, 1);
   });
 
-  it('works in the original units of [lo, hi], and the bounds only narrow', () => {
+  it('works in the original units of [lo, hi], with lower ≤ mean ≤ upper', () => {
     const cs = new MeanCS(0.05, -10, 10);
     const r = rng(9);
-    let lastLo = -Infinity, lastHi = Infinity;
     for (let t = 0; t < 2000; t++) {
       cs.push(-10 + 20 * r() * 0.2 + 2); // in [-8, -4]
-      expect(cs.lower).toBeGreaterThanOrEqual(lastLo);
-      expect(cs.upper).toBeLessThanOrEqual(lastHi);
-      lastLo = cs.lower; lastHi = cs.upper;
+      expect(cs.lower).toBeLessThanOrEqual(cs.mean!);
+      expect(cs.upper).toBeGreaterThanOrEqual(cs.mean!);
+      expect(cs.lower).toBeGreaterThanOrEqual(-10);
+      expect(cs.upper).toBeLessThanOrEqual(10);
     }
     expect(cs.lower).toBeLessThan(-6);
     expect(cs.upper).toBeGreaterThan(-6);
     expect(cs.bound()).toMatchObject({ n: 2000, span: 20 });
+  });
+
+  it('follows a mean that changes (a learning candidate): its bounds move with it, not stuck at old ones', () => {
+    const cs = new MeanCS(0.025);
+    const r = rng(11);
+    for (let t = 0; t < 20_000; t++) cs.push(r() < 0.02 ? 1 : 0); // good for a while
+    const early = cs.upper;
+    for (let t = 0; t < 60_000; t++) cs.push(r() < 0.2 ? 1 : 0); // then much worse
+    expect(cs.upper).toBeGreaterThan(early);
+    expect(cs.lower).toBeGreaterThan(early); // even the lower bound is now above the early upper one: not stuck at the old rate
   });
 
   it('refuses a meaningless level or range', () => {

@@ -187,3 +187,23 @@ describe('Engine cycle', () => {
     expect(b.w).toEqual(a.w);
   });
 });
+
+describe('a view changed by containment in the middle of a batch', () => {
+  it('a lockdown latched by one row\'s failure is STOP for every later row of the same batch', async () => {
+    let e!: Engine;
+    e = await Engine.create({
+      config: { pool_threads: 0, stale_after_s: 2 },
+      // Containment's stand-in: the first failure latches a lockdown, as CORRUPTION_NAN would.
+      onFailure: () => { if (!e.view.lockdown) e.setView({ ...e.view, version: e.view.version + 1, lockdown: true }); },
+    });
+    const now = Date.now() / 1000;
+    const rs = await Promise.all([
+      e.cycle({ agent_id: 'old', state: { health: 1, timestamp: now - 60 } }),
+      ...Array.from({ length: 8 }, (_, i) => e.cycle({ agent_id: `a${i}`, state: { health: 1, target_distance: 20 } })),
+    ]);
+    expect(rs.length).toBe(9);
+    expect(rs[0]).toMatchObject({ status: 'OK', intent: 'STOP', fallback_reason: 'STALE_STATE_DETECTED', failure_mode: 'LOCKDOWN' });
+    for (const r of rs.slice(1)) expect(r).toMatchObject({ status: 'OK', intent: 'STOP', policy_source: 'LOCKDOWN', failure_mode: 'LOCKDOWN' });
+    await e.close();
+  });
+});
