@@ -63,8 +63,10 @@ describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
     expect(first.details.gate).toMatchObject({ pass: true, evidence: 'on_policy' });
     const promoted = await w.cmd({ type: 'PROMOTE_CANDIDATE', operator_id: OP, confirmation_token: first.confirmation_token });
     expect(promoted, JSON.stringify(promoted)).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V1' });
+    // What the gate promises: not worse than production (here the rules) by more than its margins
+    // (survival 0.02; plus the noise of 3000 steps), and the violations it was shown to cut.
     const after = await drive((r) => w.cycle(r), arena, 3000);
-    expect(after.survival).toBeGreaterThan(rules.survival);
+    expect(after.survival).toBeGreaterThan(rules.survival - 0.02 - 0.02);
     expect(after.violations).toBeLessThan(rules.violations);
 
     // A second version, forced in, then the two-step rollback back to the first.
