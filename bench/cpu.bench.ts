@@ -12,32 +12,14 @@
 // noisy neighbour on this shared machine hits both the same way as far as
 // possible; with reps > 1 the pair is repeated and the median ratio's pair
 // is reported.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
 import { runLoad, type Transport } from '../src/sim/loadgen.js';
 import { table, type BenchOptions } from './common.js';
+import { start, stop, type Child } from './child.js';
 
-interface Child { proc: ChildProcess; info: Record<string, unknown> }
-
-function start(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once('line', (l) => resolve({ proc, info: JSON.parse(l) as Record<string, unknown> }));
-    proc.once('exit', (c) => reject(new Error(`child ${args.join(' ')} exited with ${c}`)));
-  });
-}
-
-async function stop(c: Child): Promise<void> {
-  const done = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGTERM');
-  await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-  if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-}
 
 const TICKS_PER_S = 100; // USER_HZ: /proc reports utime and stime in 1/100 s on Linux (getconf CLK_TCK)
 

@@ -3,32 +3,14 @@
 // the highest sustained rate over binary frames and over HTTP; and, in the
 // same run, bare Node servers (a TCP line echo and a node:http JSON echo)
 // driven the same way: the floor this machine puts under any server.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
 import { runLoad, type LoadSummary, type Transport } from '../src/sim/loadgen.js';
 import { table, type BenchOptions } from './common.js';
+import { start, stop } from './child.js';
 
-interface Child { proc: ChildProcess; info: Record<string, unknown> }
-
-function start(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stdout! });
-    rl.once('line', (l) => resolve({ proc, info: JSON.parse(l) as Record<string, unknown> }));
-    proc.once('exit', (c) => reject(new Error(`child ${args.join(' ')} exited with ${c}`)));
-  });
-}
-
-async function stop(c: Child): Promise<void> {
-  const done = new Promise((r) => c.proc.once('exit', r));
-  c.proc.kill('SIGTERM');
-  await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
-  if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
-}
 
 type Row = Omit<LoadSummary, 'errors_by_code'> & { target: string; errors: number; sustained: boolean };
 
