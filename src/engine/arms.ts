@@ -111,6 +111,7 @@ export class Arms {
   /** New arms (a candidate was set, a watch started): counts and evidence start over. */
   reset(): void {
     this.epoch++;
+    this.cached = null;
     this.cycles = 0;
     this.windows = ARM_NAMES.map(() => new Window(this.window));
     // Each side of each arm's sequence at alpha/2: the bound on a difference
@@ -146,6 +147,19 @@ export class Arms {
   bounds(arm: number): ArmBounds {
     const e = this.evidence[arm];
     return { outcomes: e.death.n, agents: this.windows[arm].agents, death: e.death.bound(), violation: e.violation.bound(), reward: e.reward.bound() };
+  }
+
+  private cached: { at: number; snap: Record<ArmName, ArmSnapshot> } | null = null;
+
+  /**
+   * The snapshot as of at most `maxAgeMs` ago: a snapshot sorts each arm's
+   * latency window, and a dashboard polling HEARTBEAT (or /metrics) often
+   * would pay that on the cycle path's thread each time (as Monitor does).
+   */
+  snapshotCached(maxAgeMs = 100): Record<ArmName, ArmSnapshot> {
+    const now = performance.now();
+    if (!this.cached || now - this.cached.at > maxAgeMs) this.cached = { at: now, snap: this.snapshot() };
+    return this.cached.snap;
   }
 
   snapshot(): Record<ArmName, ArmSnapshot> {

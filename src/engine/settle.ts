@@ -72,7 +72,9 @@ export class Settler {
   /** Settles a batch the kernel answered (or failed): learning counts, failures, then every row's decision and reply. */
   settle(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {
     const d = this.d;
-    const { cand, hold } = d.residents();
+    // The models of this batch, read once: swaps run between batches.
+    const res = d.residents();
+    const { cand, hold } = res;
     const m = d.pool.kernel.views();
     const s = d.slot;
     d.stats.batch(rows.length, outcome.micros);
@@ -115,7 +117,7 @@ export class Settler {
       const served = outcome.ok ? decideRow(d.deps, f, po, co, i, ctx) : fallbackRow(d.deps, ctx, outcome.failure);
       const shadow = outcome.ok && isCand ? this.shadowOf(f, co, po, i, served, p, hasProd, cand!.version) : undefined;
       this.finish(p, served, shadow, outcome.ok && isCand && f[co + i * OUT_STRIDE + O_STATUS] === STATUS_OK ? f[co + i * OUT_STRIDE + O_GREEDY] : -1,
-        outcome.ok ? 'OK' : outcome.failure, arm);
+        outcome.ok ? 'OK' : outcome.failure, arm, res);
     }
   }
 
@@ -146,9 +148,9 @@ export class Settler {
     return { version, intent: ok ? d.intents.names[intent] : null, confidence: ok ? f[o + O_CONFIDENCE] : 0 };
   }
 
-  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel'], arm: number): void {
+  private finish(p: Pending, sv: Served, shadow: CycleReply['shadow'], candGreedy: number, kernel: CycleCapture['kernel'], arm: number, res: Residents): void {
     const d = this.d;
-    const { prod, cand, hold } = d.residents();
+    const { prod, cand, hold } = res;
     const ctl = d.view();
     // The stream as this cycle found it, for an incident's snapshot; taken
     // only when the cycle raised a failure.

@@ -106,7 +106,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
       shadow_divergence_rate: e.shadow.agreementRate === null ? null : 1 - e.shadow.agreementRate,
       canary_ratio_active: e.view.canaryRatio,
       canary_calls: st.canaryCalls,
-      canary_arms: e.arms.snapshot(),
+      canary_arms: e.arms.snapshotCached(),
       candidate_value_estimate: cv?.value ?? null,
       production_value_estimate: pv?.value ?? null,
       learning_updates: st.learningUpdates,
