@@ -110,11 +110,10 @@ async function footprint(s: RunningServer) {
 }
 
 describe('a real browser', () => {
-  it.runIf(!HAVE_CHROMIUM && CI)('needs Chromium in CI', () => {
-    throw new Error(`no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium; .ci/run does)`);
-  });
-
-  it.runIf(HAVE_CHROMIUM)('pages of other origins (forms, no-cors fetches, DNS rebinding) run nothing and teach nothing', { timeout: 120_000 }, async () => {
+  // Skipped (with the line printed above) only outside CI; under CI=true a
+  // missing Chromium fails this very test, so a CI run never shows it skipped.
+  it.skipIf(!HAVE_CHROMIUM && !CI)('pages of other origins (forms, no-cors fetches, DNS rebinding) run nothing and teach nothing', { timeout: 120_000 }, async () => {
+    expect(HAVE_CHROMIUM, `no Chromium at ${CHROMIUM}: CI must install it (apt-get install -y chromium; .ci/run does)`).toBe(true);
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({
       executablePath: CHROMIUM, headless: true,

@@ -65,9 +65,14 @@ describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
     expect(promoted, JSON.stringify(promoted)).toMatchObject({ status: 'OK', active_model: 'M-MyModel-V1' });
     // What the gate promises: not worse than production (here the rules) by more than its margins
     // (survival 0.02; plus the noise of 3000 steps), and the violations it was shown to cut.
+    const before = { ...s.sidecar.engine.stats.bySource };
     const after = await drive((r) => w.cycle(r), arena, 3000);
-    expect(after.survival).toBeGreaterThan(rules.survival - 0.02 - 0.02);
-    expect(after.violations).toBeLessThan(rules.violations);
+    // Should it fail: who served the 3000 cycles, the mode, the watch and the gate's figures.
+    const why = JSON.stringify({ rules, after, cycles, before, served: s.sidecar.engine.stats.bySource,
+      hb: await w.cmd({ type: 'HEARTBEAT' }).then((h) => ({ mode: h.failure_status, watch: h.watch, active: h.active_model, latency: h.monitoring?.metrics?.latency })),
+      gate: first.details.gate.criteria.map((c: any) => [c.name, c.estimate, c.bound, c.samples]) });
+    expect(after.survival, why).toBeGreaterThan(rules.survival - 0.02 - 0.02);
+    expect(after.violations, why).toBeLessThan(rules.violations);
 
     // A second version, forced in, then the two-step rollback back to the first.
     expect(await w.cmd({ type: 'END_WATCH', operator_id: OP })).toMatchObject({ status: 'OK' });
