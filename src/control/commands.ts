@@ -18,11 +18,9 @@
 // Model loads follow the durable state, so a crash in between restarts into
 // what was persisted. A reader may see a mutation a moment before its
 // acknowledgement, never after it.
-import { SidecarError, errorReply, type ErrorCode } from '../errors.js';
+import { SidecarError } from '../errors.js';
 import type { Engine } from '../engine/cycle.js';
-import { initBody, bodyFromPlain, type ModelParams } from '../kernel/model.js';
-import { ARCH_LINEAR, ARCH_MLP, ACT_RELU, ACT_TANH, type ModelShape } from '../kernel/layout.js';
-import { mix32 } from '../kernel/reference.js';
+import type { ModelParams } from '../kernel/model.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Registry } from '../store/registry.js';
 import { saveState, type ControlState } from '../store/control-state.js';
@@ -33,10 +31,11 @@ import { transition, needsConfirmation, type Command, type Effect, type Lifecycl
 import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
 import { viewOf } from './view.js';
-import { checkLayout } from './model-io.js';
-import { parseCommand, parseRegister, paramsOf, auditParams, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
+import { registerModel } from './register.js';
+import { parseCommand, parseRegister, paramsOf, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
+import { auditCommand, fail, fromError, isDiskError, type CommandReply } from './replies.js';
 
-export type CommandReply = Record<string, unknown> & { status: 'OK' | 'REQUIRED_CONFIRMATION' | 'REJECTED' | 'ERROR' };
+export type { CommandReply };
 
 export interface ControlDeps {
   engine: Engine;
@@ -174,7 +173,7 @@ export class ControlPlane {
       let frozen: ModelParams | null = null;
       for (const fx of t.effects) {
         if (fx.kind === 'write_registered') {
-          const info = await this.register(reg!);
+          const info = await registerModel(reg!, this.d.engine, this.d.registry, this.d.clock);
           Object.assign(out, { version: reg!.version, revision: info.revision, weights_sha256: info.weights_sha256 });
         }
         if (fx.kind === 'freeze_candidate') {
@@ -304,32 +303,6 @@ export class ControlPlane {
     await this.loads;
   }
 
-  private async register(spec: RegisterSpec) {
-    const e = this.d.engine;
-    checkLayout(spec.metadata, e); // weights made for another feature order or intents: E_MODEL_LAYOUT
-    const shape: ModelShape = {
-      arch: spec.architecture === 'mlp' ? ARCH_MLP : ARCH_LINEAR, d: e.schema.dim, k: e.intents.count,
-      h: spec.architecture === 'mlp' ? spec.hidden : 0, activation: spec.activation === 'tanh' ? ACT_TANH : ACT_RELU,
-    };
-    const seed = spec.seed ?? mix32(0x5eed, [...spec.version].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619) >>> 0, 2166136261), 3);
-    let body: Float32Array;
-    if (spec.weights) body = bodyFromPlain(shape, spec.weights);
-    else if (typeof spec.init === 'object') {
-      const from = spec.init.from;
-      const rev = this.d.registry.latestRevision(from);
-      if (rev < 0) throw new SidecarError('E_UNKNOWN_MODEL', `init.from: model ${from} is not registered`);
-      const src = await this.d.registry.read({ version: from, revision: rev });
-      if (src.shape.arch !== shape.arch || src.shape.h !== shape.h || src.shape.activation !== shape.activation || src.shape.d !== shape.d || src.shape.k !== shape.k) {
-        throw new SidecarError('E_MODEL_SHAPE', `init.from: ${from} has another shape than the metadata asks for`);
-      }
-      body = src.body;
-    } else body = initBody(shape, spec.init, seed);
-    const now = new Date(this.d.clock()).toISOString();
-    const metadata = { ...spec.metadata, version: spec.version, architecture: spec.architecture, created_at: now,
-      ...(spec.architecture === 'mlp' ? { hidden: spec.hidden, activation: spec.activation } : {}) };
-    return this.d.registry.write(metadata, 0, { shape, seed, updates: 0, body }, 'registered', now);
-  }
-
   private async query(type: string, req: Record<string, unknown>): Promise<Record<string, unknown>> {
     const q = this.d.queries[type];
     if (!q) throw new SidecarError('E_UNKNOWN_COMMAND', `${type} is not available`);
@@ -337,24 +310,8 @@ export class ControlPlane {
   }
 
   /** Appends the audit record of a command and stamps the reply with it. */
-  private async audited(req: Record<string, unknown>, operator: string | null, reply: CommandReply, step?: 'request' | 'confirm'): Promise<CommandReply> {
-    const type = typeof req.type === 'string' ? req.type.slice(0, 64) : null;
-    const params = auditParams(paramsOf(req));
-    const payload: Record<string, unknown> = { type, params, status: reply.status };
-    if (step) payload.step = step;
-    if (reply.error) payload.error = (reply.error as { code: string }).code;
-    if (reply.summary) payload.summary = reply.summary;
-    if (type === 'PROMOTE_CANDIDATE' && req.force === true && reply.status === 'OK') payload.forced = true;
-    if (type === 'HEARTBEAT') delete payload.params;
-    try {
-      const rec = await this.d.audit.append('COMMAND', operator, payload);
-      return { ...reply, audit_seq: rec.seq, audit_hash: rec.hash };
-    } catch (e) {
-      // The reply stands (a refusal stays a refusal, an effect that was made
-      // stays made), but it could not be audited: say so.
-      const err = fromError(e).error as { code: string; message: string };
-      return { ...reply, audit_seq: null, audit_hash: null, audit_error: err };
-    }
+  private audited(req: Record<string, unknown>, operator: string | null, reply: CommandReply, step?: 'request' | 'confirm'): Promise<CommandReply> {
+    return auditCommand(this.d.audit, req, operator, reply, step);
   }
 }
 
@@ -362,20 +319,4 @@ export class ControlPlane {
 function gateOf(cmd: Command, ctx: LifecycleContext): unknown {
   if (cmd.type !== 'PROMOTE_CANDIDATE') return null;
   return cmd.force ? { forced: true, pass: null, reason: 'force: the gate was skipped (audited as forced)' } : ctx.gate ?? null;
-}
-
-function isDiskError(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  return typeof code === 'string' && code.startsWith('E') && !(e instanceof SidecarError);
-}
-
-function fail(code: ErrorCode, message: string, details?: Record<string, unknown>): CommandReply {
-  return errorReply(code, message, details) as unknown as CommandReply;
-}
-
-function fromError(e: unknown): CommandReply {
-  if (e instanceof SidecarError) return fail(e.code, e.message, e.details);
-  const errno = (e as NodeJS.ErrnoException)?.code;
-  if (typeof errno === 'string' && errno.startsWith('E')) return fail('E_DISK', `write failed (${errno}): ${(e as Error).message}`);
-  return fail('E_INTERNAL', (e as Error)?.message ?? String(e));
 }
