@@ -20,6 +20,7 @@ import { pad4 } from '../kernel/layout.js';
 import { BatchSlot } from './batch-slot.js';
 import { Intake } from './intake.js';
 import { Settler } from './settle.js';
+import { Ledger } from './ledger.js';
 import { AgentStreams, VectorPool, err, type Pending } from './pending.js';
 import type { ModelParams } from '../kernel/model.js';
 import { KernelPool } from '../pool/pool.js';
@@ -28,15 +29,14 @@ import { StateSchema } from './state-schema.js';
 import { Intents } from './intents.js';
 import { SafetyRules } from './safety.js';
 import { RulesPolicy } from './rules-policy.js';
-import { Arms, ARM_INCUMBENT } from './arms.js';
-import { closeExperience, candidatePropensity, MemoryQuarantine, REASON_FAILURE_TYPE, type Closing, type LoggedDecision, type QuarantineSink } from './experience.js';
+import { Arms } from './arms.js';
+import { closeExperience, MemoryQuarantine, type LoggedDecision, type QuarantineSink } from './experience.js';
 import type { Outcome } from './reward.js';
 import type { DecisionDeps } from './decision.js';
 import { loadResident, unloadResident, snapshotResident, type ResidentModel } from './models.js';
 import { EngineStats } from './stats.js';
 import { ShadowStats } from './shadow.js';
 import { Monitor } from '../monitor/metrics.js';
-import { rawReward, clipReward } from './reward.js';
 import type { CycleCapture, CycleReply, ControlView, ErrorReply, FailureEvent } from './types.js';
 
 export interface EngineOptions {
@@ -84,6 +84,7 @@ export class Engine {
   private readonly agents: AgentStreams;
   private readonly intake: Intake;
   private readonly settler: Settler;
+  private readonly ledger: Ledger;
   private queue: Pending[] = [];
   private head = 0;
   private ops: Array<() => void> = [];
@@ -141,6 +142,10 @@ export class Engine {
       staleAfterS: this.config.stale_after_s, clock: this.clock,
     });
     this.slot = new BatchSlot(this.pool, this.config.max_batch, this.dp, this.intents.count);
+    this.ledger = new Ledger({
+      config: this.config, stats: this.stats, monitor: this.monitor, arms: this.arms, quarantine: this.quarantine, clock: this.clock,
+      outcome: this.outcome, shadow: () => this.shadow, candEpoch: () => this.candEpoch,
+    });
     this.settler = new Settler({
       config: this.config, intents: this.intents, deps: this.deps, stats: this.stats, monitor: this.monitor, arms: this.arms,
       pool: this.pool, slot: this.slot, features: this.features, expKind: this.expKind, onFailure: this.onFailure, wantsCapture: this.wantsCapture,
@@ -286,7 +291,7 @@ export class Engine {
       s.writeRow(m, i, p.features, p.verdict.mask, p.verdict.pref, p.cycleId);
       p.prevAtDispatch = p.stream.prev;
       const closing = closeExperience(p.intentTaken, p.result, p.stream.prev, this.intents, this.config.reward, this.outcome);
-      this.account(p, closing);
+      this.ledger.account(p, closing);
       if (!learning) continue;
       if (closing.kind === 'learn') {
         this.slot.writeExp(m, nExp++, closing.prev.features, closing.action, closing.reward, closing.propensity);
@@ -331,33 +336,6 @@ export class Engine {
       return;
     }
     void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
-  }
-
-  /** Counts outcomes and sends invalid experiences to quarantine (before learning). */
-  private account(p: Pending, c: Closing): void {
-    if (c.kind === 'none') return;
-    if (c.kind === 'quarantine') {
-      this.stats.quarantined++;
-      this.quarantine.put({
-        reason: c.reason, agent_id: p.agentId, cycle_id: p.cycleId, prev_cycle_id: p.stream.prev?.cycleId ?? null,
-        at: this.clock(), intent_taken: p.intentTaken, result: p.result, ...(c.detail ? { detail: c.detail } : {}),
-      });
-      (p.failures ??= []).push({ type: REASON_FAILURE_TYPE[c.reason], detail: c.reason, agent_id: p.agentId, cycle_id: p.cycleId });
-      if (c.reason === 'MALFORMED_RESULT' || c.reason === 'HOSTILE_PAYLOAD') return;
-    }
-    this.stats.outcome(this.outcome.alive, this.outcome.violation);
-    const reward = c.kind === 'learn' ? c.reward : c.kind === 'quarantine' && c.reason === 'REWARD_INVARIANT' ? null : clipReward(rawReward(this.outcome, this.config.reward), this.config.reward);
-    const prevArm = p.stream.prev?.arm ?? ARM_INCUMBENT;
-    this.monitor.outcome(this.outcome.alive, this.outcome.violation, reward);
-    // Evidence of an arm only when its own policy made the decision (settle.ts, NO_ARM).
-    if (prevArm >= 0) this.arms.outcome(prevArm, this.outcome.alive, this.outcome.violation, reward);
-    if (c.kind === 'learn') {
-      const prev = c.prev;
-      if (!prev.byCandidate) this.shadow.onPolicy(c.reward);
-      if (prev.candEpoch === this.candEpoch && prev.candGreedy >= 0) {
-        this.shadow.offPolicy(c.reward, candidatePropensity(prev, c.action), c.propensity);
-      }
-    }
   }
 
   private complete(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {
