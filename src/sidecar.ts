@@ -289,7 +289,7 @@ export class Sidecar {
       gate: state.candidate ? gateVerdict(this.engine, state.canary_ratio, this.gateConfig) : null,
       watch: state.watch ? watchVerdict(this.engine, this.gateConfig) : null,
       startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
-      incidentsWritten: this.failures.written.length, incidentsPending: this.failures.pending, shed: this.shed,
+      incidentsWritten: this.failures.written.length, incidentsPending: this.failures.pending, incidentWriteErrors: this.failures.writeErrors, shed: this.shed,
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
       extraAlerts: this.checkpointError ? [{ type: 'CHECKPOINT_WRITE', level: 'CRITICAL', message: this.checkpointError, value: 1, threshold: 0 }] : [],
     });

@@ -87,8 +87,14 @@ export class Containment {
   wantsCapture = (type: FailureType): boolean => {
     if (this.awaiting && this.awaiting.type === type) return true;
     if (QUARANTINE_TYPES.has(type)) return this.quarantineRateExceeded(false);
-    return this.due(type);
+    return this.due(type) || this.changesState(type);
   };
+
+  /** Whether a failure of this type would raise the mode or latch the lockdown now: such a failure always gets its incident. */
+  private changesState(type: FailureType): boolean {
+    const rule = CONTAIN[type], s = this.d.control().state;
+    return (rule.mode !== undefined && MODE_RANK[rule.mode] > MODE_RANK[s.failure.mode]) || (rule.lockdown === true && !s.lockdown.active);
+  }
 
   private due(type: FailureType): boolean {
     return this.d.clock() - (this.last.get(type) ?? -Infinity) >= this.d.config.incident_min_interval_s * 1000;
@@ -113,6 +119,7 @@ export class Containment {
     if (aw && e.type === aw.type && e.capture) {
       // The snapshot of a containment already carried out (canary abort, automatic rollback).
       this.awaiting = null;
+      this.pending--; // counted since containNow; write() counts it again
       this.write(aw.id, aw.type, aw.at, { ...aw.details, snapshot_cycle_id: e.cycle_id ?? null }, e);
       return;
     }
@@ -131,19 +138,20 @@ export class Containment {
       this.safeUntil = -1;
     }
     if (!due && !raisesMode && !latches) { this.suppressed.set(e.type, (this.suppressed.get(e.type) ?? 0) + 1); return; }
-    const id = due ? randomUUID() : null;
+    // The rate limit spares repeats only: a failure that changes the mode or
+    // latches the lockdown always gets its incident (the runbook sends an
+    // operator who sees a non-NORMAL mode to failures/).
+    const id = randomUUID();
     const details: Record<string, unknown> = { detail: e.detail, agent_id: e.agent_id ?? null, cycle_id: e.cycle_id ?? null };
-    if (due) {
-      this.last.set(e.type, now);
-      const suppressed = this.suppressed.get(e.type) ?? 0;
-      this.suppressed.delete(e.type);
-      if (suppressed) details.similar_events_since_last_incident = suppressed;
-    }
+    this.last.set(e.type, now);
+    const suppressed = this.suppressed.get(e.type) ?? 0;
+    this.suppressed.delete(e.type);
+    if (suppressed) details.similar_events_since_last_incident = suppressed;
     this.d.control().system({
       type: 'FAILURE', failure: { type: e.type, detail: e.detail.slice(0, 500), incident_id: id },
       mode: rule.mode ?? null, lockdown: rule.lockdown === true, cancel_canary: false,
     });
-    if (id) this.write(id, e.type, now, details, e);
+    this.write(id, e.type, now, details, e);
   };
 
   private write(id: string, type: FailureType, at: number, details: Record<string, unknown>, e: FailureEvent | null): void {
@@ -155,7 +163,12 @@ export class Containment {
         id, type, severity: CONTAIN[type].severity, mode, details, capture: e?.capture, config: this.d.engine.config,
       });
       this.written.push(report);
-    }).catch(() => { this.writeErrors++; }).finally(() => { this.pending--; });
+    }).catch((err: Error) => {
+      // An incident the disk refused is a disk failure like any other write:
+      // READ_ONLY_DISK, its CRITICAL alert, and the count in failure_status.
+      this.writeErrors++;
+      this.diskError(err);
+    }).finally(() => { this.pending--; });
   }
 
   /** A write to the data directory failed: READ_ONLY_DISK (kept in memory: the disk may not take it). */
@@ -178,6 +191,7 @@ export class Containment {
     if (!done) return;
     this.last.set(type, this.d.clock());
     this.awaiting = { id, type, detail, at: this.d.clock(), details: { detail, ...details } };
+    this.pending++; // HEARTBEAT says incident_pending from the moment the state names the incident
     this.d.engine.captureNext(type, detail);
   }
 
@@ -187,7 +201,7 @@ export class Containment {
     const control = this.d.control();
     const s = control.state;
     const aw = this.awaiting;
-    if (aw && this.d.clock() - aw.at > 1000) { this.awaiting = null; this.write(aw.id, aw.type, aw.at, aw.details, null); }
+    if (aw && this.d.clock() - aw.at > 1000) { this.awaiting = null; this.pending--; this.write(aw.id, aw.type, aw.at, aw.details, null); }
     if (s.canary_ratio > 0 && s.candidate && !s.lockdown.active) {
       const c = canaryWorse(eng.arms.rates(ARM_CANARY), eng.arms.rates(ARM_INCUMBENT), this.d.config.alerts);
       if (c.worse) {
@@ -219,7 +233,7 @@ export class Containment {
   /** Waits for the incident files under way; an incident still waiting for a cycle's snapshot is written without one. */
   async drain(): Promise<void> {
     const aw = this.awaiting;
-    if (aw) { this.awaiting = null; this.write(aw.id, aw.type, aw.at, aw.details, null); }
+    if (aw) { this.awaiting = null; this.pending--; this.write(aw.id, aw.type, aw.at, aw.details, null); }
     await this.chain;
   }
 

@@ -38,6 +38,8 @@ export interface HeartbeatParts {
   incidentsWritten: number;
   /** Incidents recorded in the state whose file is not on disk yet. */
   incidentsPending: number;
+  /** Incident files the disk refused since start (each also a READ_ONLY_DISK). */
+  incidentWriteErrors?: number;
   shed: number;
   /** Alerts raised outside the window metrics (a failing checkpoint). */
   extraAlerts?: Alert[];
@@ -124,6 +126,7 @@ export function heartbeat(p: HeartbeatParts): Record<string, unknown> {
       incident_count: s.failure.incident_count,
       last_failure: s.failure.last_failure,
       incident_pending: p.incidentsPending > 0,
+      incident_write_errors: p.incidentWriteErrors ?? 0,
       since: s.failure.since,
       cycles_shed_flood: p.shed,
     },
