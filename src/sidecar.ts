@@ -291,7 +291,10 @@ export class Sidecar {
       startedAt: this.startedAt, now: this.clock(), alerts: this.alertConfig, quarantine: this.quarantine,
       incidentsWritten: this.failures.written.length, incidentsPending: this.failures.pending, incidentWriteErrors: this.failures.writeErrors, shed: this.shed,
       ...(this.startupProblems.length ? { monitoring: { startup_problems: this.startupProblems } } : {}),
-      extraAlerts: this.checkpointError ? [{ type: 'CHECKPOINT_WRITE', level: 'CRITICAL', message: this.checkpointError, value: 1, threshold: 0 }] : [],
+      extraAlerts: [
+        ...(this.checkpointError ? [{ type: 'CHECKPOINT_WRITE', level: 'CRITICAL' as const, message: this.checkpointError, value: 1, threshold: 0 }] : []),
+        ...(this.failures.lastWriteError ? [{ type: 'INCIDENT_WRITE', level: 'CRITICAL' as const, message: this.failures.lastWriteError, value: this.failures.writeErrors, threshold: 0 }] : []),
+      ],
     });
     return this.security ? { ...hb, security: this.security() } : hb;
   }

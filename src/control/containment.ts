@@ -60,6 +60,8 @@ export class Containment {
   readonly written: IncidentReport[] = [];
   /** Incidents not written (disk errors), for HEARTBEAT. */
   writeErrors = 0;
+  /** The last incident write's error (HEARTBEAT's INCIDENT_WRITE alert). */
+  lastWriteError: string | null = null;
   /** Incidents recorded in the state whose file is not on disk yet. */
   pending = 0;
   private readonly last = new Map<FailureType, number>();
@@ -167,6 +169,7 @@ export class Containment {
       // An incident the disk refused is a disk failure like any other write:
       // READ_ONLY_DISK, its CRITICAL alert, and the count in failure_status.
       this.writeErrors++;
+      this.lastWriteError = `incident ${id} (${type}) not written: ${err.message}`;
       this.diskError(err);
     }).finally(() => { this.pending--; });
   }

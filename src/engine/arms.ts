@@ -17,6 +17,8 @@ import { MeanCS, type Bound } from './confseq.js';
 export const ARM_INCUMBENT = 0;
 export const ARM_CANARY = 1;
 export const ARM_HOLDBACK = 2;
+/** A decision that is not its arm's policy's: its outcome is evidence about no arm. */
+export const NO_ARM = -1;
 export const ARM_NAMES = ['incumbent', 'canary', 'holdback'] as const;
 export type ArmName = (typeof ARM_NAMES)[number];
 
@@ -101,7 +103,12 @@ export class Arms {
   epoch = 0;
   private windows: Window[] = [];
   private evidence: Evidence[] = [];
-  /** Cycles served since the last reset, all arms. */
+  /**
+   * Cycles since the last reset, all arms, whose decision its arm's own
+   * policy made (evidence about that arm): the watch's clock. A lockdown,
+   * SAFE_MODE or a failure's STOP serves every arm alike and does not count,
+   * so it cannot use up a watch without evidence.
+   */
   cycles = 0;
 
   constructor(private readonly window: number, private readonly alpha: number, private readonly rewardClip: number) {
@@ -121,12 +128,15 @@ export class Arms {
     }));
   }
 
-  /** A cycle served in `arm`; `newAgent` when the agent was not yet counted in this arm under this epoch. */
-  served(arm: number, latencyUs: number, newAgent: boolean): void {
+  /**
+   * A cycle served in `arm`; `newAgent` when the agent was not yet counted in
+   * this arm under this epoch; `evidential` when the arm's own policy decided.
+   */
+  served(arm: number, latencyUs: number, newAgent: boolean, evidential: boolean): void {
     const w = this.windows[arm];
     w.served(latencyUs);
     if (newAgent) w.agents++;
-    this.cycles++;
+    if (evidential) this.cycles++;
   }
 
   /** The outcome of a decision served in `arm` (the arm logged with the decision, so a later change of arm does not move it). */

@@ -173,7 +173,9 @@ export class Engine {
   setView(v: ControlView): void {
     const old = this.ctl;
     this.ctl = v;
-    if (v.canarySalt !== old.canarySalt || (v.watch?.salt ?? -1) !== (old.watch?.salt ?? -1)) this.arms.reset();
+    // A canary that starts (ratio from 0) compares with the incumbent from
+    // then on, under the same conditions, not with its shadow-phase past.
+    if (v.canarySalt !== old.canarySalt || (v.watch?.salt ?? -1) !== (old.watch?.salt ?? -1) || (old.canaryRatio === 0 && v.canaryRatio > 0)) this.arms.reset();
   }
 
   private newShadow(): ShadowStats {

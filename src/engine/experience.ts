@@ -72,6 +72,8 @@ export interface LoggedDecision {
   byCandidate: boolean;
   /** The agent's arm when it was served (arms.ts), where its outcome counts; -1 when the arm's own policy did not decide (a lockdown, SAFE_MODE, a fallback). */
   arm: number;
+  /** The arms' epoch when it was served: an outcome closing a decision of older arms is evidence about none of the current ones. */
+  armEpoch: number;
 }
 
 function popcnt(x: number): number {

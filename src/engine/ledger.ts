@@ -8,7 +8,7 @@ import type { EngineStats } from './stats.js';
 import type { Monitor } from '../monitor/metrics.js';
 import type { Arms } from './arms.js';
 import type { ShadowStats } from './shadow.js';
-import { ARM_INCUMBENT } from './arms.js';
+import { ARM_INCUMBENT, NO_ARM } from './arms.js';
 import { candidatePropensity, REASON_FAILURE_TYPE, type Closing, type QuarantineSink } from './experience.js';
 import { rawReward, clipReward, type Outcome } from './reward.js';
 
@@ -44,15 +44,19 @@ export class Ledger {
     }
     d.stats.outcome(o.alive, o.violation);
     const reward = c.kind === 'learn' ? c.reward : c.kind === 'quarantine' && c.reason === 'REWARD_INVARIANT' ? null : clipReward(rawReward(o, d.config.reward), d.config.reward);
-    const prevArm = p.stream.prev?.arm ?? ARM_INCUMBENT;
+    // The arm of the decision this outcome closes, if it was drawn under the
+    // current arms (new arms — a new candidate, a canary started, a watch —
+    // take no outcome of decisions made before them).
+    const prev = p.stream.prev;
+    const prevArm = prev ? (prev.armEpoch === d.arms.epoch ? prev.arm : NO_ARM) : ARM_INCUMBENT;
     d.monitor.outcome(o.alive, o.violation, reward);
     // Evidence of an arm only when its own policy made the decision (settle.ts, NO_ARM).
     if (prevArm >= 0) d.arms.outcome(prevArm, o.alive, o.violation, reward);
     if (c.kind === 'learn') {
-      const prev = c.prev;
-      if (!prev.byCandidate) d.shadow().onPolicy(c.reward);
-      if (prev.candEpoch === d.candEpoch() && prev.candGreedy >= 0) {
-        d.shadow().offPolicy(c.reward, candidatePropensity(prev, c.action), c.propensity);
+      const closed = c.prev;
+      if (!closed.byCandidate) d.shadow().onPolicy(c.reward);
+      if (closed.candEpoch === d.candEpoch() && closed.candGreedy >= 0) {
+        d.shadow().offPolicy(c.reward, candidatePropensity(closed, c.action), c.propensity);
       }
     }
   }

@@ -14,7 +14,7 @@ import { attach, type Pending, type VectorPool } from './pending.js';
 import type { KernelPool } from '../pool/pool.js';
 import type { BatchOutcome } from '../pool/messages.js';
 import type { Intents } from './intents.js';
-import { type Arms, agentUnit, ARM_INCUMBENT, ARM_CANARY, ARM_HOLDBACK } from './arms.js';
+import { type Arms, agentUnit, ARM_INCUMBENT, ARM_CANARY, ARM_HOLDBACK, NO_ARM } from './arms.js';
 import { decideRow, fallbackRow, type DecisionDeps, type RowContext, type Served } from './decision.js';
 import { snapshotResident, type ResidentModel } from './models.js';
 import type { EngineStats } from './stats.js';
@@ -47,9 +47,6 @@ export interface SettleDeps {
   shadow: () => ShadowStats;
   candEpoch: () => number;
 }
-
-/** A decision that is not its arm's policy's: its outcome is evidence about no arm. */
-export const NO_ARM = -1;
 
 /**
  * Whether the arm's own policy made this decision: the candidate for the
@@ -152,6 +149,7 @@ export class Settler {
     const d = this.d;
     const { prod, cand, hold } = res;
     const ctl = d.view();
+    const evidential = decidedByArm(arm, sv, prod !== null);
     // The stream as this cycle found it, for an incident's snapshot; taken
     // only when the cycle raised a failure.
     const before = p.failures ? { prev: p.prevAtDispatch ? { ...p.prevAtDispatch, features: p.prevAtDispatch.features.slice() } : null, last_ts: p.lastTsBefore } : null;
@@ -161,12 +159,12 @@ export class Settler {
     p.stream.prev = {
       cycleId: p.cycleId, features: p.features, served: sv.intent, greedy: sv.greedy, mask: p.verdict.mask,
       epsilon: d.config.exploration.epsilon, propensity: sv.propensity, sampled: sv.sampled, learnable: sv.learnable,
-      candGreedy, candEpoch: d.candEpoch(), byCandidate: sv.model === 'cand', arm: decidedByArm(arm, sv, prod !== null) ? arm : NO_ARM,
+      candGreedy, candEpoch: d.candEpoch(), byCandidate: sv.model === 'cand', arm: evidential ? arm : NO_ARM, armEpoch: d.arms.epoch,
     };
     const latency = Math.round((performance.now() - p.t0) * 1000);
     const st = p.stream, bit = 1 << arm;
     if (st.armEpoch !== d.arms.epoch) { st.armEpoch = d.arms.epoch; st.armMask = 0; }
-    d.arms.served(arm, latency, (st.armMask & bit) === 0);
+    d.arms.served(arm, latency, (st.armMask & bit) === 0, evidential);
     st.armMask |= bit;
     d.stats.served(sv.source, sv.intent, latency, sv.model === 'cand');
     d.monitor.served(sv.intent, latency, sv.model ? sv.confidence : null);

@@ -42,7 +42,8 @@ export function prometheus(s: Sidecar): { contentType: string; metrics: () => Pr
   // Per-arm window figures (incumbent, canary, holdback): the canary's and the watch's evidence at a glance.
   const armGauge = (name: string, help: string, pick: (a: ArmSnapshot) => number | null) => new client.Gauge({
     name, help, labelNames: ['arm'], registers: [registry],
-    collect() { for (const [arm, a] of Object.entries(e.arms.snapshotCached())) { const v = pick(a); if (v !== null) this.set({ arm }, v); } },
+    // reset() first: an arm with no figure (new arms) shows no sample, not the last arms' value.
+    collect() { this.reset(); for (const [arm, a] of Object.entries(e.arms.snapshotCached())) { const v = pick(a); if (v !== null) this.set({ arm }, v); } },
   });
   armGauge('shadowpath_arm_agents', 'Agents seen in each arm since the arms were drawn.', (a) => a.agents);
   armGauge('shadowpath_arm_cycles', 'Cycles served in each arm since the arms were drawn.', (a) => a.cycles);

@@ -218,7 +218,11 @@ export interface WatchResult {
 }
 
 /** A regression forced into production over the rules: the watch's holdback arm shows it worse, and it is rolled back. */
-export async function watchRollback(o: { seed: number; agents: number; intent: string; world: Partial<ArenaOptions>; rules?: typeof DEFAULT_RULES_POLICY; maxCycles: number }): Promise<WatchResult> {
+export async function watchRollback(o: {
+  seed: number; agents: number; intent: string; world: Partial<ArenaOptions>; rules?: typeof DEFAULT_RULES_POLICY; maxCycles: number;
+  /** Cycles under an emergency lockdown latched right after the promotion, then released (the watch must outlast it). */
+  lockdownCycles?: number;
+}): Promise<WatchResult> {
   const r = await rig(o.seed, o.agents, o.world, configFor(o));
   try {
     await cmd(r.s, { type: 'REGISTER_MODEL', metadata: { version: 'PLANT' }, weights: plantWeights(r.s, o.intent) });
@@ -226,6 +230,13 @@ export async function watchRollback(o: { seed: number; agents: number; intent: s
     await run(r, 1000);
     const p = await twoStep(r.s, { type: 'PROMOTE_CANDIDATE', force: true });
     if (p.status !== 'OK') throw new Error(JSON.stringify(p));
+    if (o.lockdownCycles) {
+      const l = await cmd(r.s, { type: 'EMERGENCY_LOCKDOWN', reason: 'drill during the watch' });
+      if (l.status !== 'OK') throw new Error(JSON.stringify(l));
+      await run(r, o.lockdownCycles);
+      const u = await twoStep(r.s, { type: 'UNRELEASE_LOCKDOWN' });
+      if (u.status !== 'OK') throw new Error(JSON.stringify(u));
+    }
     let cycles = 0;
     while (cycles < o.maxCycles && r.s.control.state.watch) { await run(r, 500); cycles += 500; }
     await r.s.control.settled();

@@ -10,6 +10,8 @@ import { listIncidents } from '../../src/monitor/incidents.js';
 import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
 import type { CycleReply } from '../../src/engine/types.js';
 import { join } from 'node:path';
+import { execSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
@@ -102,6 +104,40 @@ describe('containment boundaries (real worker threads)', () => {
 });
 
 describe('whose SAFE_MODE it is', () => {
+  it('a failure that changes the mode gets its incident even inside the rate limit (10 s)', async () => {
+    const { s, dir } = await fresh();
+    s.failures.handle({ type: 'CONTRACT_BREACH', detail: 'first (test)' });
+    const first = s.control.state.failure.last_failure!.incident_id;
+    expect(first).toEqual(expect.any(String));
+    expect(await confirmed(s, { type: 'RESET_FAILURE_STATUS', operator_id: OP })).toMatchObject({ status: 'OK' });
+    s.failures.handle({ type: 'CONTRACT_BREACH', detail: 'second, 0 s later (test)' });
+    expect(mode(s)).toBe('SAFE_MODE');
+    const second = s.control.state.failure.last_failure!.incident_id;
+    expect(second).toEqual(expect.any(String));
+    expect(second).not.toBe(first);
+    // Same mode again: a repeat, spared by the rate limit (counted into the next).
+    s.failures.handle({ type: 'CONTRACT_BREACH', detail: 'third, a repeat (test)' });
+    expect(s.control.state.failure.last_failure!.incident_id).toBe(second);
+    await s.failures.drain();
+    expect(listIncidents(join(dir, 'failures')).map((i) => i.incident_id).sort()).toEqual([first, second].sort());
+  });
+
+  it('an incident file the disk refuses: READ_ONLY_DISK, counted in failure_status.incident_write_errors', async () => {
+    const { s, dir } = await fresh();
+    const failures = join(dir, 'failures');
+    mkdirSync(failures, { recursive: true });
+    execSync(`chattr +i ${failures}`);
+    cleanups.push(() => { execSync(`chattr -i ${failures}`); });
+    s.failures.handle({ type: 'CONTRACT_BREACH', detail: 'incident to a refusing disk (test)' });
+    expect(mode(s)).toBe('SAFE_MODE');
+    await s.failures.drain();
+    await s.control.settled();
+    const hb = (await s.handle({ type: 'HEARTBEAT' })) as Record<string, any>;
+    expect(hb.failure_status).toMatchObject({ mode: 'READ_ONLY_DISK', incident_pending: false });
+    expect(hb.failure_status.incident_write_errors).toBeGreaterThanOrEqual(1);
+    expect(hb.monitoring.alerts.map((a: { type: string; level: string }) => `${a.level} ${a.type}`)).toContain('CRITICAL INCIDENT_WRITE');
+  });
+
   it('a SAFE_MODE set by CONTRACT_BREACH is not ended by a later timeout\'s cycle count: it waits for a reset', async () => {
     const N = 10;
     const { s } = await fresh({ allowFaultInjection: true, config: { engine: { batch_timeout_ms: 100, pool_steal_us: 0 }, failures: { safe_mode_cycles: N } } });

@@ -205,11 +205,17 @@ describe('failure modes', () => {
       if (i % 100 === 99) s.failures.tick();
       if (s.engine.view.canaryRatio === 0) break;
     }
+    // The state names the incident at once; its file waits for the next
+    // cycle's snapshot, and HEARTBEAT says so meanwhile.
+    const during = (await hb(s)).failure_status;
+    expect(during).toMatchObject({ incident_pending: true, last_failure: { type: 'CANARY_ABORT', incident_id: expect.any(String) } });
+    expect(await listIncidents(dir)).toHaveLength(0);
     await s.handle({ agent_id: 'trigger', state: STATE });
     await settle(s);
     expect(s.engine.view.canaryRatio).toBe(0);
     expect((await hb(s)).canary_ratio).toBe(0);
     await checkIncident(s, dir, 'CANARY_ABORT');
+    expect((await hb(s)).failure_status).toMatchObject({ incident_pending: false, last_failure: { incident_id: during.last_failure.incident_id } });
   });
 
   it('FLOOD: cycles over the rate limit are shed with E_FLOOD, with an incident', async () => {

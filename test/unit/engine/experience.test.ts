@@ -9,7 +9,7 @@ const out = (): Outcome => ({ alive: true, violation: false, blocked: false, was
 const prev = (over: Partial<LoggedDecision> = {}): LoggedDecision => ({
   cycleId: 1, features: new Float32Array(12), served: intents.index('MOVE'), greedy: intents.index('MOVE'),
   mask: intents.allMask, epsilon: 0.1, propensity: 0.9 + 0.1 / 7, sampled: false, learnable: true,
-  candGreedy: -1, candEpoch: 0, byCandidate: false, arm: 0, ...over,
+  candGreedy: -1, candEpoch: 0, byCandidate: false, arm: 0, armEpoch: 1, ...over,
 });
 
 describe('reward', () => {
