@@ -4,7 +4,7 @@
 // cycle) or the control plane (a command).
 import { readFile } from 'node:fs/promises';
 import { SidecarError, errorReply } from './errors.js';
-import { engineConfig, controlConfig, failureConfig, type SidecarConfigInput } from './config.js';
+import { engineConfig, controlConfig, failureConfig, sidecarConfig, type SidecarConfigInput } from './config.js';
 import { Engine } from './engine/cycle.js';
 import type { CycleReply, ErrorReply } from './engine/types.js';
 import { AuditLog, verifyLogFile } from './audit/log.js';
@@ -90,6 +90,7 @@ export class Sidecar {
   }
 
   private static async start(o: SidecarOptions, paths: DataPaths, unlock: () => Promise<void>, clock: () => number): Promise<Sidecar> {
+    const { maxCyclesPerS } = sidecarConfig(o.config);
     const econf = engineConfig(o.config?.engine);
     const cconf = controlConfig(o.config?.control);
     const fconf = failureConfig(o.config?.failures);
@@ -130,7 +131,7 @@ export class Sidecar {
         },
       },
     });
-    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, o.config?.max_cycles_per_s ?? 200_000, o.log ?? SILENT_LOG);
+    sidecar = new Sidecar(engine, control, opened.log, registry, paths, unlock, clock, fm, quarantine, maxCyclesPerS, o.log ?? SILENT_LOG);
     const s = sidecar;
     s.gateConfig = cconf.gate;
     s.operators = operators;

@@ -1,7 +1,7 @@
 // The control plane's options (commands, the gate, the watch) and the
 // containment's (failures, alerts), their defaults and their validation.
 import { SidecarError } from '../errors.js';
-import { finite, integer } from '../validate.js';
+import { finite, integer, knownKeys } from '../validate.js';
 import { DEFAULT_GATE, type GateConfig } from './gate.js';
 import type { WatchConfig } from './lifecycle.js';
 import { DEFAULT_ALERTS, type AlertConfig } from '../monitor/alerts.js';
@@ -33,6 +33,7 @@ export type ControlConfigInput = Partial<Omit<ControlConfig, 'gate' | 'watch'>> 
 
 export function controlConfig(input: ControlConfigInput = {}): ControlConfig {
   const d = DEFAULT_CONTROL_CONFIG;
+  knownKeys(input, d, 'control', ['gate', 'watch']);
   const c: ControlConfig = { ...d, ...input, gate: { ...d.gate, ...input.gate }, watch: { ...d.watch, ...input.watch } };
   finite(c.canary_cap, 'control.canary_cap', 0, 1);
   finite(c.token_ttl_s, 'control.token_ttl_s', 1, 86_400);
@@ -56,6 +57,7 @@ export type FailureConfigInput = Partial<Omit<FailureConfig, 'alerts'>> & { aler
 
 export function failureConfig(input: FailureConfigInput = {}): FailureConfig {
   const d = DEFAULT_FAILURE_CONFIG;
+  knownKeys(input, d, 'failures', ['alerts']);
   const c: FailureConfig = { ...d, ...input, alerts: { ...d.alerts, ...input.alerts } };
   finite(c.incident_min_interval_s, 'failures.incident_min_interval_s', 0, 86_400);
   integer(c.safe_mode_cycles, 'failures.safe_mode_cycles', 1, 1e9);

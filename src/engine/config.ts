@@ -1,7 +1,7 @@
 // The engine's options, their defaults and their validation (the engine owns
 // its config; src/config.ts composes the layers). docs/CONFIG.md lists them.
 import { SidecarError } from '../errors.js';
-import { finite, integer } from '../validate.js';
+import { finite, integer, knownKeys } from '../validate.js';
 import { DEFAULT_SCHEMA, type FieldSpec } from './state-schema.js';
 import { DEFAULT_INTENTS } from './intents.js';
 import { DEFAULT_SAFETY_RULES, type SafetyRuleSpec } from './safety.js';
@@ -86,6 +86,7 @@ export type EngineConfigInput = DeepPartial<EngineConfig>;
 /** Defaults merged with `input`, every value checked. Structural checks of rules live with their compilers. */
 export function engineConfig(input: EngineConfigInput = {}): EngineConfig {
   const d = DEFAULT_ENGINE_CONFIG;
+  knownKeys(input, d, 'engine', ['reward', 'learning', 'exploration']);
   const c: EngineConfig = {
     ...d,
     ...input,
