@@ -63,6 +63,11 @@ export class EventLog {
     this.pino.warn({ event: 'flood', ...i }, `cycle rate over ${i.limit_per_s}/s: ${i.shed} cycle(s) shed`);
   }
 
+  /** The checkpoint at shutdown could not be written: the learned weights since the last one are lost on this stop. */
+  shutdownCheckpointFailed(i: { error: string }): void {
+    this.pino.error({ event: 'checkpoint_failed', at: 'shutdown', ...i }, `the shutdown checkpoint was not written: ${i.error}`);
+  }
+
   /** Flushes what is buffered (pino-pretty, or an asynchronous destination). */
   flush(): Promise<void> {
     return new Promise((resolve) => this.pino.flush(() => resolve()));

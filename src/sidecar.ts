@@ -317,9 +317,15 @@ export class Sidecar {
     await this.control.settled();
     await this.failures.drain();
     await this.quarantine.close();
-    await this.checkpoint().catch(() => {});
+    // Not swallowed: the candidate's learning since the last checkpoint is
+    // lost when this write fails, and the log (and the audit) say so.
+    let checkpointError: string | null = null;
+    await this.checkpoint().catch((e: Error) => {
+      checkpointError = e.message;
+      this.log.shutdownCheckpointFailed({ error: e.message });
+    });
     this.closed = true;
-    await this.audit.append('SHUTDOWN', 'system', { cycles: this.engine.stats.cycles }).catch(() => {});
+    await this.audit.append('SHUTDOWN', 'system', { cycles: this.engine.stats.cycles, ...(checkpointError ? { checkpoint_error: checkpointError } : {}) }).catch(() => {});
     await this.engine.close();
     await this.audit.close();
     await this.unlock();

@@ -29,7 +29,7 @@ const STATUSES = new Set(['OK', 'REJECTED', 'ERROR', 'REQUIRED_CONFIRMATION']);
 let s: RunningServer;
 let cleanup: () => void;
 const tally = { replies: 0, byCode: new Map<string, number>(), closed: 0, answered: 0 };
-/** Decode errors: the server answers them with ERROR and closes that stream (PROTOCOL section 1). */
+/** Decode errors: the server answers them with ERROR and closes that stream (docs/PROTOCOL.md §1). */
 const CLOSING = new Set(['E_BAD_JSON', 'E_TOO_LARGE', 'E_TOO_DEEP', 'E_BAD_MSGPACK']);
 let productionSha = '';
 
