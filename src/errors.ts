@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   E_CLIENT_CLOSED: { status: 'ERROR', http: 503, what: 'client: a request on a closed client, or in flight when it was closed' },
   E_NO_DATA_DIR: { status: 'ERROR', http: 400, what: 'an offline command (audit verify, quarantine) was given a data directory that does not exist or is not a shadowpath one (no audit/audit.log)' },
   E_NO_INCIDENT: { status: 'ERROR', http: 400, what: 'replay: no incident report at that path, or its state snapshot file is missing' },
+  E_TLS: { status: 'ERROR', http: 503, what: 'client: the TLS handshake failed (the server\'s certificate is not trusted by the given CA or carries another name, or the server does not speak TLS); not retried' },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

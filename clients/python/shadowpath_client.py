@@ -11,11 +11,24 @@ cycles, commands with the two-step confirmation, HEARTBEAT, and pipelining
         print(reply["intent"])
         sp.command("UNRELEASE_LOCKDOWN", confirm=True)
 
+TLS, for a server started with --tls-cert/--tls-key: tls=True checks the
+server's certificate against the system's CAs; ca_file="ca.pem" against that
+CA instead (for a self-signed certificate, the certificate itself);
+server_hostname= when the certificate names another host than the one
+dialled; ssl_context= for anything else (client certificates, pinned
+versions). The check is always on unless your own ssl_context turns it off.
+
+    with ShadowpathClient(host="10.0.0.5", port=5001, ca_file="/etc/shadowpath/ca.pem",
+                          server_hostname="sidecar.internal", operator_id="Op-01", auth=secret) as sp:
+        sp.heartbeat()
+
 A reply is the server's JSON object as a dict: check reply["status"]
 ("OK", "REQUIRED_CONFIRMATION", "REJECTED", "ERROR") and
 reply["error"]["code"]. Only failures of the connection itself raise
 ShadowpathError, whose .code is one of E_CONNECTION_LOST, E_REQUEST_TIMEOUT,
-E_CLIENT_CLOSED.
+E_CLIENT_CLOSED, E_TLS (the TLS handshake failed: a certificate the CA does
+not vouch for, another name, a server without TLS; raised at once, not
+retried).
 
 Reconnection: a request made while the connection is down (or before the
 first one) connects first, retrying with exponential backoff for up to
@@ -32,6 +45,7 @@ engine.stale_after_s (2 s by default).
 import json
 import random
 import socket
+import ssl
 import threading
 import time
 
@@ -49,7 +63,8 @@ class ShadowpathError(Exception):
 
 class ShadowpathClient:
     def __init__(self, host="127.0.0.1", port=5001, operator_id=None, auth=None,
-                 timeout=10.0, connect_timeout=5.0, backoff_initial=0.1, backoff_max=5.0):
+                 timeout=10.0, connect_timeout=5.0, backoff_initial=0.1, backoff_max=5.0,
+                 tls=False, ca_file=None, server_hostname=None, ssl_context=None):
         self.host = host
         self.port = port
         self.operator_id = operator_id
@@ -59,6 +74,12 @@ class ShadowpathClient:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.connections = 0
+        # ca_file, server_hostname or ssl_context alone imply TLS. The context is made
+        # here, so an unreadable ca_file fails at once (FileNotFoundError, ssl.SSLError).
+        self.tls = bool(tls or ca_file or server_hostname or ssl_context)
+        self.server_hostname = server_hostname
+        self._ca_file = ca_file
+        self._ssl = ssl_context or (ssl.create_default_context(cafile=ca_file) if self.tls else None)
         self._sock = None
         self._buf = b""
         self._closed = False
@@ -85,6 +106,8 @@ class ShadowpathClient:
             try:
                 s = socket.create_connection((self.host, self.port), timeout=self.timeout)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self._ssl is not None:
+                    s = self._handshake(s)
                 self._sock, self._buf = s, b""
                 self.connections += 1
                 return
@@ -95,6 +118,18 @@ class ShadowpathClient:
                 if time.monotonic() + delay > deadline:
                     raise ShadowpathError("E_CONNECTION_LOST", "cannot reach shadowpath at %s:%d: %s" % (self.host, self.port, e))
                 time.sleep(delay)
+
+    def _handshake(self, s):
+        # Reached, then the handshake failed: the certificate or the protocol, not
+        # the network, so waiting and trying again would not help.
+        try:
+            return self._ssl.wrap_socket(s, server_hostname=self.server_hostname or self.host)
+        except OSError as e:  # ssl.SSLError, ssl.SSLCertVerificationError, a timeout, a reset
+            s.close()
+            trust = "ca_file the CA of its certificate" if self._ca_file else "its certificate signed by a CA of this system (else pass ca_file)"
+            raise ShadowpathError("E_TLS", "TLS handshake with %s:%d failed (%s); is it a server started with --tls-cert/--tls-key, "
+                                  "and is %s%s?" % (self.host, self.port, e, trust,
+                                                    ", for the name %s" % self.server_hostname if self.server_hostname else ""))
 
     def close(self):
         """Closes the connection; the client cannot be used afterwards."""

@@ -11,7 +11,12 @@
 // teaches the candidate, it moves the agent's clock) nor a mutating command
 // is safe to run twice. A request made while the connection is down has not
 // been sent: it waits for the reconnection (up to its timeout) and goes then.
+//
+// With `tls`, the same over TLS (node:tls), the server's certificate checked.
+// A failed handshake (an untrusted certificate, a wrong name, a server that
+// does not speak TLS) is E_TLS, at once: trying again would fail again.
 import net from 'node:net';
+import tls from 'node:tls';
 import { EventEmitter } from 'node:events';
 import { pack } from '../transport/codec.js';
 import { BINARY_PREFACE, BinaryFrameDecoder, JsonLineDecoder, encodeFrame } from '../transport/framing.js';
@@ -43,10 +48,20 @@ export type CommandReply = Record<string, unknown> & {
 
 /** Client-side failures; `code` is stable (registered in the server's error registry too). */
 export class ShadowpathClientError extends Error {
-  constructor(readonly code: 'E_CONNECTION_LOST' | 'E_REQUEST_TIMEOUT' | 'E_CLIENT_CLOSED', message: string) {
+  constructor(readonly code: 'E_CONNECTION_LOST' | 'E_REQUEST_TIMEOUT' | 'E_CLIENT_CLOSED' | 'E_TLS', message: string) {
     super(message);
     this.name = 'ShadowpathClientError';
   }
+}
+
+/** TLS settings of a client; `true` is `{}`: the system's CAs, the name dialled. */
+export interface ClientTlsOptions {
+  /** The CA(s) that signed the server's certificate, PEM (text or Buffer); for a self-signed certificate, the certificate itself. Default: the system's CAs. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** The name the certificate must carry, when it is not `host` (e.g. `host: '10.0.0.5'`, certificate for `sidecar.internal`). */
+  servername?: string;
+  /** false turns the certificate check off: anyone on the path can then read and change the traffic, secrets included. For a throwaway test only. Default true. */
+  rejectUnauthorized?: boolean;
 }
 
 export interface ClientOptions {
@@ -67,6 +82,8 @@ export interface ClientOptions {
   reconnect?: { initialDelayMs?: number; maxDelayMs?: number; enabled?: boolean };
   /** Requests waiting for a reconnection at most (default 10,000); beyond, E_CONNECTION_LOST at once. */
   maxQueued?: number;
+  /** Speak TLS (a server started with `--tls-cert/--tls-key`), checking its certificate. Default: plain TCP. */
+  tls?: true | ClientTlsOptions;
 }
 
 export interface CommandOptions {
@@ -90,7 +107,7 @@ const DECODER_LIMITS = { maxRequestBytes: 256 << 20, maxDepth: 256 };
  * 'disconnect' (error), 'reconnecting' ({attempt, delayMs}).
  */
 export class ShadowpathClient extends EventEmitter {
-  private socket: net.Socket | null = null;
+  private socket: net.Socket | tls.TLSSocket | null = null;
   private readonly inflight: Waiter[] = [];
   private readonly queued: Waiter[] = [];
   private json = new JsonLineDecoder(DECODER_LIMITS);
@@ -101,6 +118,8 @@ export class ShadowpathClient extends EventEmitter {
   readonly host: string;
   readonly port: number;
   readonly transport: 'json' | 'binary';
+  /** Whether the connection speaks TLS. */
+  readonly tls: boolean;
   /** Connections made so far (1 after connect(); each reconnection adds one). */
   connections = 0;
 
@@ -109,6 +128,7 @@ export class ShadowpathClient extends EventEmitter {
     this.host = o.host ?? '127.0.0.1';
     this.port = o.port ?? 5001;
     this.transport = o.transport ?? 'json';
+    this.tls = o.tls !== undefined;
   }
 
   /** Connects, retrying with backoff for up to `connectTimeoutMs` (the sidecar may be starting). */
@@ -120,6 +140,7 @@ export class ShadowpathClient extends EventEmitter {
         await c.open();
         return c;
       } catch (e) {
+        if (e instanceof ShadowpathClientError && e.code === 'E_TLS') throw e; // not something waiting mends
         const wait = c.backoff(attempt);
         if (Date.now() + wait > deadline) throw new ShadowpathClientError('E_CONNECTION_LOST', `cannot reach shadowpath at ${c.host}:${c.port}: ${(e as Error).message}`);
         await new Promise((r) => setTimeout(r, wait));
@@ -209,11 +230,28 @@ export class ShadowpathClient extends EventEmitter {
 
   private open(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: this.host, port: this.port });
+      const secure = this.o.tls === true ? {} : this.o.tls;
+      const s = secure ? this.connectTls(secure) : net.connect({ host: this.host, port: this.port });
       s.setNoDelay(true);
-      const onError = (e: Error) => { s.destroy(); reject(e); };
+      let tcpUp = false, handshake: NodeJS.Timeout | null = null;
+      const onError = (e: Error) => {
+        if (handshake) clearTimeout(handshake);
+        s.destroy();
+        // Reached, then the handshake failed: the certificate or the protocol, not the network.
+        reject(secure && tcpUp ? this.tlsError(e, secure) : e);
+      };
       s.once('error', onError);
-      s.once('connect', () => {
+      if (secure) {
+        s.once('connect', () => {
+          tcpUp = true;
+          // A server that never answers the handshake would otherwise hold connect() forever.
+          const ms = this.o.connectTimeoutMs ?? 5000;
+          handshake = setTimeout(() => s.destroy(new Error(`no TLS handshake within ${ms} ms`)), ms);
+        });
+      }
+      // A TLS socket is usable (and its certificate checked) at 'secureConnect', not at the TCP 'connect'.
+      s.once(secure ? 'secureConnect' : 'connect', () => {
+        if (handshake) clearTimeout(handshake);
         s.off('error', onError);
         if (this.closed) { s.destroy(); reject(new ShadowpathClientError('E_CLIENT_CLOSED', 'the client was closed')); return; }
         this.json = new JsonLineDecoder(DECODER_LIMITS);
@@ -230,6 +268,16 @@ export class ShadowpathClient extends EventEmitter {
         resolve();
       });
     });
+  }
+
+  private connectTls(o: ClientTlsOptions): tls.TLSSocket {
+    return tls.connect({ host: this.host, port: this.port, ca: o.ca, servername: o.servername, rejectUnauthorized: o.rejectUnauthorized ?? true });
+  }
+
+  private tlsError(e: Error, o: ClientTlsOptions): ShadowpathClientError {
+    const code = (e as NodeJS.ErrnoException).code;
+    return new ShadowpathClientError('E_TLS', `TLS handshake with ${this.host}:${this.port} failed (${code ? `${code}: ` : ''}${e.message}); ` +
+      `is it a server started with --tls-cert/--tls-key, and is ${o.ca !== undefined ? 'tls.ca the CA of its certificate' : 'its certificate signed by a CA of this system (else pass tls.ca)'}${o.servername ? `, for the name ${o.servername}` : ''}?`);
   }
 
   private write(w: Waiter): void {
@@ -282,7 +330,12 @@ export class ShadowpathClient extends EventEmitter {
     this.emit('reconnecting', { attempt: this.attempt, delayMs });
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.open().catch(() => this.scheduleReconnect());
+      this.open().catch((e: unknown) => {
+        // The server is back with a certificate this client does not trust: the
+        // requests waiting for it learn why now, not at their timeout.
+        if (e instanceof ShadowpathClientError && e.code === 'E_TLS') for (const w of this.queued.splice(0)) { this.settle(w); w.reject(e); }
+        this.scheduleReconnect();
+      });
     }, delayMs);
     // A client with nothing to send does not keep the process alive just to reconnect.
     if (this.queued.length === 0) this.retryTimer.unref();

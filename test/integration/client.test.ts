@@ -1,13 +1,15 @@
 // The TypeScript client (the package's public entry) against a real server
 // on loopback: cycles over lines and frames, pipelining, the two-step flow,
-// HEARTBEAT, and reconnection with backoff across a server restart.
-import { describe, it, expect, afterEach } from 'vitest';
+// HEARTBEAT, and reconnection with backoff across a server restart; the same
+// over TLS, against certificates made by openssl for the run.
+import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { server } from '../helpers/server.js';
+import { selfSignedCert, type SelfSigned } from '../helpers/tls.js';
 import { ShadowpathClient, ShadowpathClientError } from '../../src/client/index.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { RunningServer } from '../../src/server.js';
@@ -122,5 +124,89 @@ await c.close();
     const pkg = JSON.parse((await import('node:fs')).readFileSync(join(ROOT, 'package.json'), 'utf8'));
     expect(pkg.exports['.']).toEqual({ types: './dist/src/client/index.d.ts', default: './dist/src/client/index.js' });
     expect((await import('node:fs')).existsSync(join(ROOT, pkg.exports['.'].types))).toBe(true);
+  });
+});
+
+describe('ShadowpathClient over TLS', () => {
+  // `mine` is the server's certificate (self-signed: its own CA); `other` is another self-signed one, the wrong CA.
+  let mine: SelfSigned, other: SelfSigned;
+  beforeAll(() => {
+    const t = tmpDir('shadowpath-tls-');
+    mine = selfSignedCert(t.dir, 'mine');
+    other = selfSignedCert(t.dir, 'other');
+    return () => t.cleanup();
+  });
+  const tlsUp = (cert: SelfSigned, dir?: string, extra = {}) => up(dir, { tls: { cert: cert.cert, key: cert.key }, ...extra });
+
+  it.each(['json', 'binary'] as const)('runs cycles, HEARTBEAT and a command over TLS (%s), the certificate checked against tls.ca', async (transport) => {
+    const { s } = await tlsUp(mine);
+    // ca as a Buffer for one, as PEM text (and the name given) for the other: both forms the option takes.
+    const c = await client(s.tcpPort!, { transport, tls: transport === 'json' ? { ca: mine.cert } : { ca: mine.cert.toString('utf8'), servername: 'localhost' } });
+    expect(c.tls).toBe(true);
+    const hb = await c.heartbeat();
+    expect(hb).toMatchObject({ status: 'OK', type: 'HEARTBEAT', security: { tls: true } });
+    const r1 = await c.cycle({ agent_id: `tls-${transport}`, state: { health: 0.8, target_distance: 12, timestamp: Date.now() / 1000 } });
+    expect(r1).toMatchObject({ status: 'OK', agent_id: `tls-${transport}`, intent: expect.any(String) });
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => c.cycle({ agent_id: `tls-${transport}`, state: { health: 1, target_distance: i } })));
+    expect(rs.length).toBe(20);
+    expect(rs.every((r) => r.status === 'OK')).toBe(true);
+    expect(await c.command('EMERGENCY_LOCKDOWN', { reason: 'tls drill' })).toMatchObject({ status: 'OK', audit_seq: expect.any(Number) });
+    expect(s.sidecar.control.state.lockdown.active).toBe(true);
+    expect(s.sidecar.engine.stats.cycles).toBe(21);
+  });
+
+  it('refuses a server whose certificate another CA signed, one the system CAs do not know, and one for another name: E_TLS at once, nothing sent', async () => {
+    const { s } = await tlsUp(mine);
+    const cases: Array<[string, true | { ca: Buffer; servername?: string }]> = [['another CA', { ca: other.cert }], ['the system CAs', true], ['another name', { ca: mine.cert, servername: 'sidecar.example' }]];
+    for (const [what, tls] of cases) {
+      const t0 = Date.now();
+      const e = await ShadowpathClient.connect({ port: s.tcpPort!, tls, connectTimeoutMs: 10_000 }).then((c) => { cleanups.push(() => c.close()); return null; }, (err: unknown) => err);
+      expect(e, what).toBeInstanceOf(ShadowpathClientError);
+      expect(e).toMatchObject({ code: 'E_TLS' });
+      expect((e as Error).message).toMatch(/certificate|altname|self.signed/i);
+      // Not retried until the 10 s connect deadline: a certificate does not mend by waiting.
+      expect(Date.now() - t0).toBeLessThan(5000);
+    }
+    expect(s.tcp!.stats.requests).toBe(0);
+    // The same server, the right CA: the refusals above were the certificate check, not the server.
+    const c = await client(s.tcpPort!, { tls: { ca: mine.cert } });
+    expect(await c.heartbeat()).toMatchObject({ status: 'OK' });
+    expect(s.tcp!.stats.requests).toBe(1);
+  });
+
+  it('a plain client to the TLS port gets E_CONNECTION_LOST; a TLS client to a plain port, or to a silent one, gets E_TLS', async () => {
+    const { s } = await tlsUp(mine);
+    const plain = await client(s.tcpPort!, { reconnect: { enabled: false }, requestTimeoutMs: 10_000 });
+    expect(plain.tls).toBe(false);
+    await expect(plain.heartbeat()).rejects.toMatchObject({ code: 'E_CONNECTION_LOST' });
+    expect(s.tcp!.stats.requests).toBe(0);
+    const p = await up();
+    await expect(ShadowpathClient.connect({ port: p.s.tcpPort!, tls: { ca: mine.cert } })).rejects.toMatchObject({ code: 'E_TLS' });
+    expect(p.s.sidecar.engine.stats.cycles).toBe(0);
+    // A port that accepts and never answers the handshake: E_TLS after connectTimeoutMs, not a hang.
+    const net = await import('node:net');
+    const socks: Array<import('node:net').Socket> = [];
+    const silent = net.createServer((sock) => { socks.push(sock); sock.on('data', () => {}); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => { for (const k of socks) k.destroy(); silent.close(() => r()); }));
+    const e = await ShadowpathClient.connect({ port: (silent.address() as { port: number }).port, tls: { ca: mine.cert }, connectTimeoutMs: 300 }).then(() => null, (err: unknown) => err);
+    expect(e).toMatchObject({ code: 'E_TLS' });
+    expect((e as Error).message).toContain('no TLS handshake within 300 ms');
+  });
+
+  it('requests waiting for a reconnection get E_TLS when the server comes back with a certificate the client does not trust', async () => {
+    const first = await tlsUp(mine);
+    const port = first.s.tcpPort!;
+    const c = await client(port, { tls: { ca: mine.cert }, reconnect: { initialDelayMs: 20, maxDelayMs: 200 }, requestTimeoutMs: 20_000 });
+    expect(await c.heartbeat()).toMatchObject({ status: 'OK' });
+    await first.s.close();
+    for (let i = 0; i < 100 && c.connected; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(c.connected).toBe(false);
+    const waiting = c.cycle({ agent_id: 'r', state: { health: 1 } }).then(() => null, (err: unknown) => err);
+    await tlsUp(other, first.dir, { tcpPort: port });
+    const e = await waiting;
+    expect(e).toMatchObject({ code: 'E_TLS' });
+    expect(c.connected).toBe(false);
+    expect(c.connections).toBe(1);
   });
 });

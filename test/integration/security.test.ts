@@ -1,9 +1,7 @@
 // The measured attacks of issue 11, over real loopback sockets, each refused
 // with nothing run and nothing learned; TLS round trips; throttled
 // authentication. Certificates are made per run by Debian's `openssl`
-// (node:crypto can make keys but not X.509 certificates, and a pure-JS
-// generator would be a dependency for the tests alone; openssl is on every
-// Debian image this runs on).
+// (test/helpers/tls.ts says why).
 import { describe, it, expect, afterEach, beforeAll } from 'vitest';
 import http from 'node:http';
 import https from 'node:https';
@@ -14,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { server } from '../helpers/server.js';
+import { selfSignedCert } from '../helpers/tls.js';
 import { TcpClient, HttpClient } from '../../src/transport/client.js';
 import { verifyLogFile } from '../../src/audit/log.js';
 import { hashSecret } from '../../src/control/operators.js';
@@ -256,15 +255,10 @@ describe('the TCP port and HTTP-shaped bytes', () => {
 
 describe('TLS', () => {
   let certDir: { dir: string; cleanup: () => void };
-  let cert: Buffer, key: Buffer;
+  let cert: Buffer, key: Buffer, certFile: string, keyFile: string;
   beforeAll(() => {
     certDir = tmpDir('shadowpath-tls-');
-    const c = join(certDir.dir, 'cert.pem'), k = join(certDir.dir, 'key.pem');
-    // Self-signed, so the certificate is its own CA; valid for the loopback names.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', k, '-out', c,
-      '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'], { stdio: 'ignore' });
-    cert = readFileSync(c);
-    key = readFileSync(k);
+    ({ cert, key, certFile, keyFile } = selfSignedCert(certDir.dir));
     return () => certDir.cleanup();
   });
 
@@ -309,7 +303,6 @@ describe('TLS', () => {
   it('the CLI: serve --tls-cert/--tls-key, then heartbeat and cmd with --tls-ca', async () => {
     const t = tmpDir();
     cleanups.push(t.cleanup);
-    const certFile = join(certDir.dir, 'cert.pem'), keyFile = join(certDir.dir, 'key.pem');
     const { spawn } = await import('node:child_process');
     const { createInterface } = await import('node:readline');
     const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', t.dir, '--tcp-port', '0', '--http-port', '0', '--tls-cert', certFile, '--tls-key', keyFile], { stdio: ['ignore', 'pipe', 'pipe'] });
