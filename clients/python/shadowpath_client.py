@@ -1,6 +1,6 @@
 """A dependency-free Python client for shadowpath (standard library only).
 
-One TCP connection speaking newline-delimited JSON (PROTOCOL section 1):
+One TCP connection speaking newline-delimited JSON (docs/PROTOCOL.md §1):
 cycles, commands with the two-step confirmation, HEARTBEAT, and pipelining
 (many requests written, replies read back in order).
 

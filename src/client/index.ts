@@ -162,7 +162,7 @@ export class ShadowpathClient extends EventEmitter {
     return this.request(req) as unknown as Promise<CycleReply | ErrorReply>;
   }
 
-  /** HEARTBEAT: the full status (PROTOCOL section 5). */
+  /** HEARTBEAT: the full status (docs/PROTOCOL.md §5). */
   heartbeat(): Promise<CommandReply> {
     return this.request({ type: 'HEARTBEAT', ...this.envelope({}, true) }) as Promise<CommandReply>;
   }
