@@ -11,6 +11,19 @@
 // Per arm: a sliding window of the last outcomes (for HEARTBEAT and the
 // canary's automatic abort) and cumulative confidence sequences since the
 // arms were reset (the gate's and the watch's evidence).
+//
+// Agents are the unit the arms are drawn by, and agents differ: a bot on a
+// hard map dies more whatever its policy. The confidence sequences treat an
+// arm's outcomes as one stream; a canary arm of a few agents who happen to be
+// safer by themselves would make a worse candidate look fine (simulated in
+// src/sim/gate-sim-agents.ts: up to 28% false passes at the survival margin
+// with 30 agents, 10% canary, agents' death rates ±0.1 apart). So each
+// arm's bounds are widened by its design effect — the variance of its mean
+// with outcomes clustered by agent (the cluster-robust sandwich, CR1) over
+// the variance as if independent — and by the ratio of Student's t with
+// (agents − 1) degrees of freedom to the normal quantile, for how few agents
+// that estimate rests on. With agents that do not differ, the factor is about
+// 1; with one agent in an arm it is infinite (no evidence).
 import { mix32, unit } from '../kernel/reference.js';
 import { MeanCS, type Bound } from './confseq.js';
 
@@ -98,11 +111,68 @@ export interface ArmSnapshot {
 
 interface Evidence { death: MeanCS; violation: MeanCS; reward: MeanCS }
 
+/** One agent's outcomes in one arm under the current arms: counts, sums and sums of squares per criterion. */
+class AgentTally {
+  n = 0; deaths = 0; violations = 0;
+  rn = 0; r = 0; r2 = 0;
+}
+
+/**
+ * How much wider an arm's bound must be when its outcomes come clustered by
+ * agent: sqrt(design effect) × t_{k−1}/z at the bounds' level, for k agents
+ * with per-agent counts `n`, sums `s` and sums of squares `q`. 1 when the
+ * agents do not differ beyond chance and are many; Infinity for k < 2.
+ */
+export function clusterFactor(n: ArrayLike<number>, s: ArrayLike<number>, q: ArrayLike<number>, alpha: number): number {
+  const k = n.length;
+  if (k < 2) return Infinity;
+  let N = 0, S = 0, Q = 0;
+  for (let j = 0; j < k; j++) { N += n[j]; S += s[j]; Q += q[j]; }
+  if (N === 0) return Infinity;
+  const m = S / N;
+  const within = Q - (S * S) / N; // Σ (x − m)²: the variance of the mean as if independent, times N²
+  let between = 0;
+  for (let j = 0; j < k; j++) { const e = s[j] - m * n[j]; between += e * e; }
+  between *= k / (k - 1); // CR1 small-sample correction
+  const deff = within > 1e-12 ? Math.max(1, between / within) : 1;
+  const z = normalQuantile(1 - alpha / 2);
+  return Math.sqrt(deff) * (studentQuantile(1 - alpha / 2, k - 1) / z);
+}
+
+/** The standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9). */
+export function normalQuantile(p: number): number {
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  if (p < lo) { const x = Math.sqrt(-2 * Math.log(p)); return (((((c[0] * x + c[1]) * x + c[2]) * x + c[3]) * x + c[4]) * x + c[5]) / ((((d[0] * x + d[1]) * x + d[2]) * x + d[3]) * x + 1); }
+  if (p > 1 - lo) return -normalQuantile(1 - p);
+  const x = p - 0.5, r = x * x;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * x / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+/** Student's t quantile: exact for 1 and 2 degrees of freedom, a Cornish–Fisher expansion (3 terms) above. */
+export function studentQuantile(p: number, df: number): number {
+  if (df === 1) return Math.tan(Math.PI * (p - 0.5));
+  if (df === 2) return (2 * p - 1) / Math.sqrt(2 * p * (1 - p));
+  const z = normalQuantile(p), z2 = z * z;
+  return z + (z * (z2 + 1)) / (4 * df) + (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df * df) + (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df * df * df);
+}
+
+/** `b` widened by `f` about its mean (clamped to the observations' range). */
+function widen(b: Bound, f: number, lo: number, hi: number): Bound {
+  if (f <= 1 || b.mean === null) return b;
+  if (!Number.isFinite(f)) return { ...b, lower: lo, upper: hi };
+  return { ...b, lower: Math.max(lo, b.mean - (b.mean - b.lower) * f), upper: Math.min(hi, b.mean + (b.upper - b.mean) * f) };
+}
+
 export class Arms {
   /** Grows at every reset: an agent counted in an arm under an older epoch is counted again. */
   epoch = 0;
   private windows: Window[] = [];
   private evidence: Evidence[] = [];
+  private tallies: Array<Map<string, AgentTally>> = [];
   /**
    * Cycles since the last reset, all arms, whose decision its arm's own
    * policy made (evidence about that arm): the watch's clock. A lockdown,
@@ -121,6 +191,7 @@ export class Arms {
     this.cached = null;
     this.cycles = 0;
     this.windows = ARM_NAMES.map(() => new Window(this.window));
+    this.tallies = ARM_NAMES.map(() => new Map<string, AgentTally>());
     // Each side of each arm's sequence at alpha/2: the bound on a difference
     // of two arms then holds with probability 1 − alpha (union bound).
     this.evidence = ARM_NAMES.map(() => ({
@@ -139,13 +210,20 @@ export class Arms {
     if (evidential) this.cycles++;
   }
 
-  /** The outcome of a decision served in `arm` (the arm logged with the decision, so a later change of arm does not move it). */
-  outcome(arm: number, alive: boolean, violation: boolean, reward: number | null): void {
+  /** The outcome of `agentId`'s decision served in `arm` (the arm logged with the decision, so a later change of arm does not move it). */
+  outcome(arm: number, alive: boolean, violation: boolean, reward: number | null, agentId: string): void {
     this.windows[arm].outcome(alive, violation, reward);
     const e = this.evidence[arm];
     e.death.push(alive ? 0 : 1);
     e.violation.push(violation ? 1 : 0);
     if (reward !== null) e.reward.push(reward);
+    const m = this.tallies[arm];
+    let t = m.get(agentId);
+    if (t === undefined) { t = new AgentTally(); m.set(agentId, t); }
+    t.n++;
+    if (!alive) t.deaths++;
+    if (violation) t.violations++;
+    if (reward !== null) { t.rn++; t.r += reward; t.r2 += reward * reward; }
   }
 
   /** The window's death and violation counts of an arm (the canary's automatic abort). */
@@ -154,9 +232,21 @@ export class Arms {
     return { n: Math.min(w.n, w.size), deaths: w.deaths, violations: w.violations };
   }
 
+  /** The arm's evidence: its confidence sequences' bounds, widened for outcomes clustered by agent (see the top of this file). */
   bounds(arm: number): ArmBounds {
     const e = this.evidence[arm];
-    return { outcomes: e.death.n, agents: this.windows[arm].agents, death: e.death.bound(), violation: e.violation.bound(), reward: e.reward.bound() };
+    const ts = [...this.tallies[arm].values()];
+    const k = ts.length;
+    const n = new Float64Array(k), d = new Float64Array(k), v = new Float64Array(k), rn = new Float64Array(k), r = new Float64Array(k), r2 = new Float64Array(k);
+    ts.forEach((t, j) => { n[j] = t.n; d[j] = t.deaths; v[j] = t.violations; rn[j] = t.rn; r[j] = t.r; r2[j] = t.r2; });
+    const a = this.alpha / 2;
+    const clip = this.rewardClip;
+    return {
+      outcomes: e.death.n, agents: this.windows[arm].agents,
+      death: widen(e.death.bound(), clusterFactor(n, d, d, a), 0, 1),
+      violation: widen(e.violation.bound(), clusterFactor(n, v, v, a), 0, 1),
+      reward: widen(e.reward.bound(), clusterFactor(rn, r, r2, a), -clip, clip),
+    };
   }
 
   private cached: { at: number; snap: Record<ArmName, ArmSnapshot> } | null = null;

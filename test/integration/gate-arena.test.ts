@@ -13,10 +13,15 @@ describe('planted regressions are refused, asked after every 1000 cycles', () =>
     expect(r.survival_plant).toBeLessThan(r.survival_production - 0.1); // it is a real regression
     expect(r.asked).toBeGreaterThan(10);
     expect(r.passed).toBe(false);
-    // Its one-step (off-policy) estimate cannot see the harm; the canary arm can.
+    // Its one-step (off-policy) estimate cannot see the harm; the canary arm
+    // can: worse than the margin by its estimate, and either credibly so
+    // ('fail') or aborted by the canary's automatic abort first.
     const off = r.final.criteria.find((c) => c.name === 'reward_off_policy')!;
     expect(off.verdict).not.toBe('fail');
-    expect(r.final.criteria.find((c) => c.name === 'survival')!.verdict).toBe('fail');
+    const survival = r.final.criteria.find((c) => c.name === 'survival')!;
+    expect(survival.estimate!).toBeLessThan(-0.02);
+    expect(survival.verdict).not.toBe('pass');
+    expect(r.canary_aborted || survival.verdict === 'fail', JSON.stringify(survival)).toBe(true);
   });
 
   it('immediate harm: a candidate that always attacks, whatever is in front of it', async () => {
