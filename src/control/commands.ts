@@ -28,7 +28,7 @@ import type { Engine } from '../engine/cycle.js';
 import type { ModelParams } from '../kernel/model.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Registry } from '../store/registry.js';
-import { saveState, type ControlState } from '../store/control-state.js';
+import { saveState, type ControlState, type ModelRef } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
 import type { ConnInfo } from '../transport/conn-info.js';
@@ -180,7 +180,12 @@ export class ControlPlane {
       step = 'confirm';
     }
     const ctx = this.context(operator, cmd);
-    let t = transition(this.state, cmd, ctx);
+    // The transition is decided on the state it will replace: after every
+    // await, a state the system changed meanwhile (a lockdown, a failure
+    // mode, a rollback) is decided on again, never overwritten.
+    let decide = () => transition(this.state, cmd, this.context(operator, cmd));
+    let decidedOn = this.state;
+    let t = transition(decidedOn, cmd, ctx);
     if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
     try {
       const out: Record<string, unknown> = {};
@@ -207,11 +212,26 @@ export class ControlPlane {
           // The gate is asked again too: the evidence may have changed meanwhile
           // (a canary aborted while the file was written).
           const into = fx.into;
-          t = transition(this.state, cmd, { ...this.context(operator, cmd), latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          decide = () => transition(this.state, cmd, { ...this.context(operator, cmd), latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          decidedOn = this.state;
+          t = decide();
           if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
         }
       }
-      await this.preload(t.effects, frozen, loads); // the frozen revision, and what a second decision added
+      // Until the decision is on the current state and every file it loads
+      // is read (the frozen revision, what a new decision added). From the
+      // last check to the commit nothing awaits.
+      for (let round = 0; ; round++) {
+        if (this.state !== decidedOn) {
+          decidedOn = this.state;
+          t = decide();
+          if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
+        }
+        const todo = this.unread(t.effects, frozen, loads);
+        if (todo.length === 0) break;
+        if (round >= 16) throw new SidecarError('E_INTERNAL', 'the control state kept changing while the model files of this command were read; nothing was changed, try again');
+        for (const ref of todo) loads.set(refKey(ref), await readLoadable(this.d.registry, this.d.engine, ref));
+      }
       if (t.effects.some((f) => f.kind === 'persist')) await this.commitDurably(t.next);
       await this.runLoads(t.effects, loads);
       const gate = gateOf(cmd, ctx);
@@ -281,17 +301,24 @@ export class ControlPlane {
    * `frozen` once there is one, and skipped before.
    */
   private async preload(effects: Effect[], frozen: ModelParams | null, have = new Map<string, ModelParams>()): Promise<Map<string, ModelParams>> {
+    for (const ref of this.unread(effects, frozen, have)) have.set(refKey(ref), await readLoadable(this.d.registry, this.d.engine, ref));
+    return have;
+  }
+
+  /** preload's checks that need no file (synchronous): the stored revisions still to be read. */
+  private unread(effects: Effect[], frozen: ModelParams | null, have: Map<string, ModelParams>): ModelRef[] {
     const into = effects.find((f): f is Extract<Effect, { kind: 'freeze_candidate' }> => f.kind === 'freeze_candidate')?.into;
     if (into) checkStoredLayout(this.d.registry, this.d.engine, into.version);
+    const todo: ModelRef[] = [];
     for (const fx of effects) {
       if (fx.kind !== 'load' || !fx.ref || have.has(refKey(fx.ref))) continue;
       if (into && refKey(fx.ref) === refKey(into)) {
         if (frozen) { checkParams(this.d.engine, into.version, frozen); have.set(refKey(into), frozen); }
         continue;
       }
-      have.set(refKey(fx.ref), await readLoadable(this.d.registry, this.d.engine, fx.ref));
+      todo.push(fx.ref);
     }
-    return have;
+    return todo;
   }
 
   /**

@@ -13,7 +13,7 @@ import { DEFAULT_SCHEMA } from '../../src/engine/state-schema.js';
 import { loadState } from '../../src/store/control-state.js';
 import { Registry } from '../../src/store/registry.js';
 import { initBody } from '../../src/kernel/model.js';
-import { ARCH_LINEAR, ACT_RELU } from '../../src/kernel/layout.js';
+import { ARCH_LINEAR, ACT_RELU, type ModelShape } from '../../src/kernel/layout.js';
 import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
@@ -104,6 +104,20 @@ describe('a transition reads its model files before it commits', () => {
     expect(await servedBy(s)).toEqual(new Set(['A']));
   });
 
+  it('a system transition during the read is decided on, never overwritten: a failure mode is kept, a lockdown refuses the command', async () => {
+    const s = await open(dir(), NO_WATCH);
+    for (const v of ['X', 'Y']) expect(await cmd(s, { type: 'REGISTER_MODEL', metadata: { version: v } })).toMatchObject({ status: 'OK' });
+    const read = s.registry.read.bind(s.registry);
+    let during: (() => void) | null = () => { s.control.system({ type: 'FAILURE', failure: { type: 'CONTRACT_BREACH', detail: 'test', incident_id: null }, mode: 'SAFE_MODE', lockdown: false, cancel_canary: false }); };
+    s.registry.read = async (ref) => { const f = during; during = null; f?.(); return read(ref); };
+    expect(await cmd(s, { type: 'SET_CANDIDATE_MODEL', version: 'X' })).toMatchObject({ status: 'OK' });
+    expect(s.control.state).toMatchObject({ candidate: { version: 'X' }, failure: { mode: 'SAFE_MODE' } });
+    during = () => { s.control.system({ type: 'EMERGENCY_LOCKDOWN', reason: 'test: during the read' }); };
+    expect(await cmd(s, { type: 'SET_CANDIDATE_MODEL', version: 'Y' })).toMatchObject({ status: 'REJECTED', error: { code: 'E_LOCKDOWN' } });
+    expect(s.control.state).toMatchObject({ candidate: { version: 'X' }, lockdown: { active: true } });
+    expect((await cmd(s, { type: 'HEARTBEAT' })).failure_status.mode).toBe('LOCKDOWN');
+  });
+
   it('an automatic rollback to a damaged file: MODEL_LOAD_FAILURE (SAFE_MODE, an incident), and the production it left is not served', async () => {
     const d = dir();
     const s = await open(d, { control: { watch: { cycles: 100_000, holdback_ratio: 0.2 } } });
@@ -178,7 +192,7 @@ describe('a model is checked against the running layout wherever it is loaded', 
   it('a model stored without a layout (an older shadowpath): accepted, GET_MODEL and EXPORT_MODEL say its layout is unknown', async () => {
     const d = dir();
     const reg = await Registry.open(join(d, 'models'));
-    const shape = { arch: ARCH_LINEAR, d: 12, k: 7, h: 0, activation: ACT_RELU };
+    const shape: ModelShape = { arch: ARCH_LINEAR, d: 12, k: 7, h: 0, activation: ACT_RELU };
     await reg.write({ version: 'Old', architecture: 'linear', created_at: new Date().toISOString() }, 0, { shape, seed: 1, updates: 0, body: initBody(shape, 'zeros', 1) }, 'registered', new Date().toISOString());
     const s = await open(d, NO_WATCH);
     const gm = await cmd(s, { type: 'GET_MODEL', version: 'Old' });
