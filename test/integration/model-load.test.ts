@@ -7,6 +7,9 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { spawn, execFile } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { openSidecar, confirmed, drive } from '../helpers/sidecar.js';
 import { DEFAULT_SCHEMA } from '../../src/engine/state-schema.js';
@@ -207,4 +210,42 @@ describe('a model is checked against the running layout wherever it is loaded', 
     expect(await cmd(s, { type: 'REGISTER_MODEL', metadata: { version: 'New' } })).toMatchObject({ status: 'OK' });
     expect((s.registry.get('New')!.metadata.layout as R).features[0].name).toBe('health');
   });
+});
+
+describe('shadowpath serve restarted under a swapped schema (real processes)', () => {
+  const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
+  async function serve(d: string, cfg: string) {
+    const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', d, '--tcp-port', '0', '--http-port', '0', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => { srv.kill('SIGKILL'); });
+    const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number };
+    const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [MAIN, ...args, ...(args[0] === 'cmd' ? ['--operator', OP] : []), '--tcp-port', String(info.tcp_port)], { timeout: 30_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+    });
+    const stop = () => new Promise<void>((r) => { srv.once('exit', () => r()); srv.kill('SIGTERM'); });
+    return { run, stop };
+  }
+
+  it('SET_CANDIDATE_MODEL of a model registered under the old schema is E_MODEL_LAYOUT, nothing changed', async () => {
+    const root = dir(), d = join(root, 'data');
+    const plain = join(root, 'plain.json'), swapped = join(root, 'swapped.json');
+    writeFileSync(plain, JSON.stringify({ engine: { batch_timeout_ms: 2000 } }));
+    writeFileSync(swapped, JSON.stringify({ engine: { batch_timeout_ms: 2000, schema: [DEFAULT_SCHEMA[1], DEFAULT_SCHEMA[0], ...DEFAULT_SCHEMA.slice(2)] } }));
+    let srv = await serve(d, plain);
+    const reg = await srv.run(['cmd', 'REGISTER_MODEL', 'metadata.version=V1']);
+    expect(reg.code, reg.stderr).toBe(0);
+    await srv.stop();
+    srv = await serve(d, swapped);
+    const sc = await srv.run(['cmd', 'SET_CANDIDATE_MODEL', 'version=V1']);
+    expect(sc.code).toBe(1);
+    expect(JSON.parse(sc.stdout)).toMatchObject({ status: 'REJECTED', error: { code: 'E_MODEL_LAYOUT' }, details: { mismatch: { field: 'features', index: 0 } } });
+    const hb = await srv.run(['heartbeat']);
+    expect(hb.code, hb.stderr).toBe(0);
+    expect(JSON.parse(hb.stdout)).toMatchObject({ status: 'OK', candidate_model: null });
+    // The positive control: the same command under the schema V1 was registered with.
+    await srv.stop();
+    srv = await serve(d, plain);
+    expect((await srv.run(['cmd', 'SET_CANDIDATE_MODEL', 'version=V1'])).code).toBe(0);
+    await srv.stop();
+  }, 90_000);
 });
