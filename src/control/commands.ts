@@ -28,7 +28,7 @@ import type { Engine } from '../engine/cycle.js';
 import type { ModelParams } from '../kernel/model.js';
 import type { AuditLog } from '../audit/log.js';
 import type { Registry } from '../store/registry.js';
-import { saveState, type ControlState, type ModelRef } from '../store/control-state.js';
+import { saveState, type ControlState } from '../store/control-state.js';
 import { ConfirmationTokens } from './confirm.js';
 import { Operators } from './operators.js';
 import type { ConnInfo } from '../transport/conn-info.js';
@@ -37,7 +37,7 @@ import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
 import { viewOf } from './view.js';
 import { registerModel } from './register.js';
-import { readLoadable, checkStoredLayout, checkParams } from './preload.js';
+import { readLoadable, preloadEffects, unreadEffects, refKey, type Preloaded } from './preload.js';
 import { parseCommand, parseRegister, paramsOf, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
 import { auditCommand, fail, fromError, isDiskError, type CommandReply } from './replies.js';
 
@@ -61,7 +61,6 @@ export interface ControlDeps {
 }
 
 type LoadFx = Extract<Effect, { kind: 'load' }>;
-const refKey = (r: { version: string; revision: number }) => `${r.version}.r${r.revision}`;
 
 export class ControlPlane {
   /** The control state: the only copy, replaced only by `commit` (a transition's next state). */
@@ -163,7 +162,7 @@ export class ControlPlane {
         const t = transition(this.state, cmd, c1);
         if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), 'request');
         try {
-          await this.preload(t.effects, null); // a damaged file or another layout: refused now, not at confirmation
+          await preloadEffects(this.d.registry, this.d.engine, t.effects, null); // a damaged file or another layout: refused now, not at confirmation
         } catch (e) {
           return this.audited(req, operator, fromError(e), 'request');
         }
@@ -194,7 +193,7 @@ export class ControlPlane {
       let frozen: ModelParams | null = null;
       // Every stored model the transition loads, read and checked before
       // anything is written: a failure here is a refusal with nothing changed.
-      const loads = await this.preload(t.effects, null);
+      const loads = await preloadEffects(this.d.registry, this.d.engine, t.effects, null);
       for (const fx of t.effects) {
         if (fx.kind === 'write_registered') {
           const info = await registerModel(reg!, this.d.engine, this.d.registry, this.d.clock);
@@ -227,7 +226,7 @@ export class ControlPlane {
           t = decide();
           if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
         }
-        const todo = this.unread(t.effects, frozen, loads);
+        const todo = unreadEffects(this.d.registry, this.d.engine, t.effects, frozen, loads);
         if (todo.length === 0) break;
         if (round >= 16) throw new SidecarError('E_INTERNAL', 'the control state kept changing while the model files of this command were read; nothing was changed, try again');
         for (const ref of todo) loads.set(refKey(ref), await readLoadable(this.d.registry, this.d.engine, ref));
@@ -295,33 +294,6 @@ export class ControlPlane {
   }
 
   /**
-   * Reads and checks every stored model the effects load (into `have`, by
-   * revision), and the layout of a candidate being promoted. The revision a
-   * promotion freezes is not on disk before the freeze: it is taken from
-   * `frozen` once there is one, and skipped before.
-   */
-  private async preload(effects: Effect[], frozen: ModelParams | null, have = new Map<string, ModelParams>()): Promise<Map<string, ModelParams>> {
-    for (const ref of this.unread(effects, frozen, have)) have.set(refKey(ref), await readLoadable(this.d.registry, this.d.engine, ref));
-    return have;
-  }
-
-  /** preload's checks that need no file (synchronous): the stored revisions still to be read. */
-  private unread(effects: Effect[], frozen: ModelParams | null, have: Map<string, ModelParams>): ModelRef[] {
-    const into = effects.find((f): f is Extract<Effect, { kind: 'freeze_candidate' }> => f.kind === 'freeze_candidate')?.into;
-    if (into) checkStoredLayout(this.d.registry, this.d.engine, into.version);
-    const todo: ModelRef[] = [];
-    for (const fx of effects) {
-      if (fx.kind !== 'load' || !fx.ref || have.has(refKey(fx.ref))) continue;
-      if (into && refKey(fx.ref) === refKey(into)) {
-        if (frozen) { checkParams(this.d.engine, into.version, frozen); have.set(refKey(into), frozen); }
-        continue;
-      }
-      todo.push(fx.ref);
-    }
-    return todo;
-  }
-
-  /**
    * Loads the models a transition named into the engine, in order, after the
    * state is committed (an operator's: durable). A model that fails to load
    * (the system's transitions are not read ahead; a pre-read one may still
@@ -330,7 +302,7 @@ export class ControlPlane {
    * MODEL_LOAD_FAILURE); the other loads still run. Rejects with the first
    * such error.
    */
-  private runLoads(effects: Effect[], pre: Map<string, ModelParams> | null): Promise<void> {
+  private runLoads(effects: Effect[], pre: Preloaded | null): Promise<void> {
     const todo = effects.filter((f): f is LoadFx => f.kind === 'load');
     if (todo.length === 0) return Promise.resolve();
     const run = this.loads.then(async () => {
@@ -342,7 +314,7 @@ export class ControlPlane {
         } catch (e) {
           await this.d.engine.setModel(fx.role, null, null).catch(() => undefined);
           const err = e as SidecarError;
-          const detail = `${fx.role} ${fx.ref!.version} revision ${fx.ref!.revision} named by the control state could not be loaded (${err.code ?? 'E_INTERNAL'}: ${err.message}); the ${fx.role} role is left empty`;
+          const detail = `${fx.role} ${fx.ref ? `${fx.ref.version} revision ${fx.ref.revision}` : '(none)'} named by the control state could not be loaded (${err.code ?? 'E_INTERNAL'}: ${err.message}); the ${fx.role} role is left empty`;
           this.d.onLoadError?.(detail);
           first ??= new SidecarError(isSidecarError(e) ? e.code : 'E_INTERNAL', `the change is in effect, but ${detail}: failure MODEL_LOAD_FAILURE (SAFE_MODE, an incident)`);
         }

@@ -10,6 +10,7 @@ import { SidecarError, isSidecarError } from '../errors.js';
 import type { Engine } from '../engine/cycle.js';
 import type { Registry } from '../store/registry.js';
 import type { ModelRef } from '../store/control-state.js';
+import type { Effect } from './lifecycle.js';
 import { validateBody, type ModelParams } from '../kernel/model.js';
 import { checkLayout } from './model-io.js';
 
@@ -55,4 +56,36 @@ export async function readLoadable(registry: Registry, engine: Engine, ref: Mode
   }
   checkParams(engine, ref.version, p);
   return p;
+}
+
+/** Models read ahead for a transition's loads, by revision. */
+export type Preloaded = Map<string, ModelParams>;
+export const refKey = (r: ModelRef): string => `${r.version}.r${r.revision}`;
+
+/**
+ * The checks of a transition's loads that need no file (synchronous, so a
+ * caller can check and commit with nothing awaited in between): the layout
+ * of a candidate being promoted, and the revision it freezes (taken from
+ * `frozen` once there is one: it is not on disk before the freeze). Returns
+ * the stored revisions still to be read into `have`.
+ */
+export function unreadEffects(registry: Registry, engine: Engine, effects: Effect[], frozen: ModelParams | null, have: Preloaded): ModelRef[] {
+  const into = effects.find((f): f is Extract<Effect, { kind: 'freeze_candidate' }> => f.kind === 'freeze_candidate')?.into;
+  if (into) checkStoredLayout(registry, engine, into.version);
+  const todo: ModelRef[] = [];
+  for (const fx of effects) {
+    if (fx.kind !== 'load' || !fx.ref || have.has(refKey(fx.ref))) continue;
+    if (into && refKey(fx.ref) === refKey(into)) {
+      if (frozen) { checkParams(engine, into.version, frozen); have.set(refKey(into), frozen); }
+      continue;
+    }
+    todo.push(fx.ref);
+  }
+  return todo;
+}
+
+/** Reads and checks every stored model a transition's effects load (into `have`). */
+export async function preloadEffects(registry: Registry, engine: Engine, effects: Effect[], frozen: ModelParams | null, have: Preloaded = new Map()): Promise<Preloaded> {
+  for (const ref of unreadEffects(registry, engine, effects, frozen, have)) have.set(refKey(ref), await readLoadable(registry, engine, ref));
+  return have;
 }
