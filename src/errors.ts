@@ -64,7 +64,7 @@ export const ERROR_CODES = {
   E_ORIGIN: { status: 'REJECTED', http: 403, what: 'an HTTP request from a web page of another origin (Origin or Sec-Fetch-Site header): nothing ran' },
   E_HOST: { status: 'REJECTED', http: 421, what: 'an HTTP Host header that is not a loopback name, the listen address or an --allowed-host (DNS rebinding): nothing ran' },
   E_AUTH_THROTTLED: { status: 'REJECTED', http: 429, what: 'too many failed authentications for this operator from this peer, or from this peer address: wait and retry; the credential was not checked' },
-  E_MODEL_LAYOUT: { status: 'REJECTED', http: 409, what: 'REGISTER_MODEL whose metadata.layout (feature order, scaling, intents) differs from the running schema; the message names the first difference' },
+  E_MODEL_LAYOUT: { status: 'REJECTED', http: 409, what: 'a model whose layout (feature order, scaling, intents) differs from the running schema: REGISTER_MODEL with metadata.layout, or SET_CANDIDATE_MODEL, PROMOTE_CANDIDATE, ROLLBACK_MODEL of a stored model; the message names the first difference' },
   // Raised by the client library (src/client), never sent by the server.
   E_CONNECTION_LOST: { status: 'ERROR', http: 503, what: 'client: the connection was lost before the reply (the request may or may not have been applied; it is not re-sent), or could not be made' },
   E_REQUEST_TIMEOUT: { status: 'ERROR', http: 504, what: 'client: no reply within requestTimeoutMs; the connection is reset, since later replies could no longer be matched' },

@@ -27,6 +27,7 @@ import type { ConnInfo } from './transport/conn-info.js';
 import { SILENT_LOG, FLOOD_EVERY_MS, type EventLog } from './log.js';
 import { watchForLog } from './monitor/log-events.js';
 import { modelLayout, exportModel } from './control/model-io.js';
+import { readLoadable, checkStoredLayout } from './control/preload.js';
 
 export interface SidecarOptions {
   dataDir: string;
@@ -111,6 +112,7 @@ export class Sidecar {
     const control = new ControlPlane({
       engine, registry, audit: opened.log, statePath: paths.state, state, operators, config: cconf, clock,
       onDiskError: (e) => fm!.diskError(e),
+      onLoadError: (detail) => fm!.handle({ type: 'MODEL_LOAD_FAILURE', detail }),
       queries: {
         HEARTBEAT: () => sidecar!.heartbeat(),
         LIST_MODELS: () => ({ models: registryView(registry, sidecar!.control.state) }),
@@ -175,8 +177,12 @@ export class Sidecar {
     if (!ref) return;
     try {
       let params: ModelParams | null = null;
+      // A model stored for another layout than the running schema's is not
+      // loaded (the role serves the rules): weights read against another
+      // feature order would run and be wrong.
+      checkStoredLayout(this.registry, this.engine, ref.version);
       if (role === 'candidate') params = await this.readCheckpoint(ref);
-      params ??= await this.registry.read(ref);
+      params ??= await readLoadable(this.registry, this.engine, ref);
       await this.engine.setModel(role, ref.version, params);
     } catch (e) {
       const err = e as SidecarError;

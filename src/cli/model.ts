@@ -44,6 +44,7 @@ export async function modelCommand(argv: string[]): Promise<number> {
   try {
     const r = await c.request(req);
     if (sub === 'export' && r.status === 'OK') {
+      if (typeof r.warning === 'string') console.error(`shadowpath: WARNING: ${r.warning}`);
       console.log(JSON.stringify({ metadata: r.metadata, weights: r.weights }));
       return 0;
     }

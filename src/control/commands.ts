@@ -15,10 +15,15 @@
 // once (synchronously) and the engine's view with it, so HEARTBEAT, cycle
 // replies and the engine agree at every instant; then the state is written
 // (atomic file), and an operator's reply leaves only once it is durable.
-// Model loads follow the durable state, so a crash in between restarts into
-// what was persisted. A reader may see a mutation a moment before its
-// acknowledgement, never after it.
-import { SidecarError } from '../errors.js';
+// Every model file a transition names is read and checked (SHA-256, shape,
+// weights, layout) before the state is committed: a file that fails is a
+// refusal with nothing changed (src/control/preload.ts). Model loads follow
+// the durable state, so a crash in between restarts into what was
+// persisted; a load that still fails then (or in a system transition, which
+// cannot be refused) unloads the role and is reported as the failure
+// MODEL_LOAD_FAILURE (SAFE_MODE, an incident), never swallowed. A reader may
+// see a mutation a moment before its acknowledgement, never after it.
+import { SidecarError, isSidecarError } from '../errors.js';
 import type { Engine } from '../engine/cycle.js';
 import type { ModelParams } from '../kernel/model.js';
 import type { AuditLog } from '../audit/log.js';
@@ -32,6 +37,7 @@ import type { ControlConfig } from './config.js';
 import { gateVerdict } from './evidence.js';
 import { viewOf } from './view.js';
 import { registerModel } from './register.js';
+import { readLoadable, preloadEffects, unreadEffects, refKey, type Preloaded } from './preload.js';
 import { parseCommand, parseRegister, paramsOf, READ_ONLY, MUTATING, type RegisterSpec } from './params.js';
 import { auditCommand, fail, fromError, isDiskError, type CommandReply } from './replies.js';
 
@@ -50,7 +56,11 @@ export interface ControlDeps {
   queries: Record<string, (req: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>>;
   /** A write of the control state or a model file failed. */
   onDiskError?: (e: Error) => void;
+  /** A model the committed state names could not be loaded (the role is left empty). */
+  onLoadError?: (detail: string) => void;
 }
+
+type LoadFx = Extract<Effect, { kind: 'load' }>;
 
 export class ControlPlane {
   /** The control state: the only copy, replaced only by `commit` (a transition's next state). */
@@ -151,6 +161,11 @@ export class ControlPlane {
         const c1 = this.context(operator, cmd);
         const t = transition(this.state, cmd, c1);
         if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), 'request');
+        try {
+          await preloadEffects(this.d.registry, this.d.engine, t.effects, null); // a damaged file or another layout: refused now, not at confirmation
+        } catch (e) {
+          return this.audited(req, operator, fromError(e), 'request');
+        }
         const tok = this.tokens.issue(type, params, operator, this.state.version, twoPerson);
         const gate = gateOf(cmd, c1);
         return this.audited(req, operator, {
@@ -164,13 +179,21 @@ export class ControlPlane {
       step = 'confirm';
     }
     const ctx = this.context(operator, cmd);
-    let t = transition(this.state, cmd, ctx);
+    // The transition is decided on the state it will replace: after every
+    // await, a state the system changed meanwhile (a lockdown, a failure
+    // mode, a rollback) is decided on again, never overwritten.
+    let decide = () => transition(this.state, cmd, this.context(operator, cmd));
+    let decidedOn = this.state;
+    let t = transition(decidedOn, cmd, ctx);
     if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
     try {
       const out: Record<string, unknown> = {};
       // Files first (a registered model, a frozen revision): the state that
       // refers to them is written after them.
       let frozen: ModelParams | null = null;
+      // Every stored model the transition loads, read and checked before
+      // anything is written: a failure here is a refusal with nothing changed.
+      const loads = await preloadEffects(this.d.registry, this.d.engine, t.effects, null);
       for (const fx of t.effects) {
         if (fx.kind === 'write_registered') {
           const info = await registerModel(reg!, this.d.engine, this.d.registry, this.d.clock);
@@ -188,12 +211,28 @@ export class ControlPlane {
           // The gate is asked again too: the evidence may have changed meanwhile
           // (a canary aborted while the file was written).
           const into = fx.into;
-          t = transition(this.state, cmd, { ...this.context(operator, cmd), latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          decide = () => transition(this.state, cmd, { ...this.context(operator, cmd), latestRevision: (v) => (v === into.version ? into.revision - 1 : this.d.registry.latestRevision(v)) });
+          decidedOn = this.state;
+          t = decide();
           if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
         }
       }
+      // Until the decision is on the current state and every file it loads
+      // is read (the frozen revision, what a new decision added). From the
+      // last check to the commit nothing awaits.
+      for (let round = 0; ; round++) {
+        if (this.state !== decidedOn) {
+          decidedOn = this.state;
+          t = decide();
+          if (!t.ok) return this.audited(req, operator, fail(t.code, t.message, t.details), step);
+        }
+        const todo = unreadEffects(this.d.registry, this.d.engine, t.effects, frozen, loads);
+        if (todo.length === 0) break;
+        if (round >= 16) throw new SidecarError('E_INTERNAL', 'the control state kept changing while the model files of this command were read; nothing was changed, try again');
+        for (const ref of todo) loads.set(refKey(ref), await readLoadable(this.d.registry, this.d.engine, ref));
+      }
       if (t.effects.some((f) => f.kind === 'persist')) await this.commitDurably(t.next);
-      await this.runLoads(t.effects, frozen);
+      await this.runLoads(t.effects, loads);
       const gate = gateOf(cmd, ctx);
       return this.audited(req, operator, { status: 'OK', type, summary: t.summary, ...out, ...(gate ? { details: { gate } } : {}) }, step);
     } catch (e) {
@@ -254,15 +293,33 @@ export class ControlPlane {
     }
   }
 
-  /** Loads the models a transition named into the engine, in order, after the state is durable. */
-  private runLoads(effects: Effect[], frozen: ModelParams | null): Promise<void> {
-    const todo = effects.filter((f): f is Extract<Effect, { kind: 'load' }> => f.kind === 'load');
+  /**
+   * Loads the models a transition named into the engine, in order, after the
+   * state is committed (an operator's: durable). A model that fails to load
+   * (the system's transitions are not read ahead; a pre-read one may still
+   * not fit the kernel memory) leaves its role empty rather than serving a
+   * model the state does not name, and is reported (onLoadError: the failure
+   * MODEL_LOAD_FAILURE); the other loads still run. Rejects with the first
+   * such error.
+   */
+  private runLoads(effects: Effect[], pre: Preloaded | null): Promise<void> {
+    const todo = effects.filter((f): f is LoadFx => f.kind === 'load');
     if (todo.length === 0) return Promise.resolve();
     const run = this.loads.then(async () => {
+      let first: SidecarError | null = null;
       for (const fx of todo) {
-        const params = fx.ref ? (fx.role === 'production' && frozen ? frozen : await this.d.registry.read(fx.ref)) : null;
-        await this.d.engine.setModel(fx.role, fx.ref?.version ?? null, params);
+        try {
+          const params = fx.ref ? (pre?.get(refKey(fx.ref)) ?? await readLoadable(this.d.registry, this.d.engine, fx.ref)) : null;
+          await this.d.engine.setModel(fx.role, fx.ref?.version ?? null, params);
+        } catch (e) {
+          await this.d.engine.setModel(fx.role, null, null).catch(() => undefined);
+          const err = e as SidecarError;
+          const detail = `${fx.role} ${fx.ref ? `${fx.ref.version} revision ${fx.ref.revision}` : '(none)'} named by the control state could not be loaded (${err.code ?? 'E_INTERNAL'}: ${err.message}); the ${fx.role} role is left empty`;
+          this.d.onLoadError?.(detail);
+          first ??= new SidecarError(isSidecarError(e) ? e.code : 'E_INTERNAL', `the change is in effect, but ${detail}: failure MODEL_LOAD_FAILURE (SAFE_MODE, an incident)`);
+        }
       }
+      if (first) throw first;
     });
     this.loads = run.catch(() => undefined);
     return run;
@@ -288,6 +345,7 @@ export class ControlPlane {
         // READ_ONLY_DISK keeps the state in memory only; report the first error.
         if (!this.readOnly) this.d.onDiskError?.(e as Error);
       }
+      // A load that fails was reported by runLoads (MODEL_LOAD_FAILURE): not swallowed.
       await this.runLoads(t.effects, null).catch(() => undefined);
       await this.d.audit.append('TRANSITION', operator, { type: cmd.type, summary: t.summary }).catch(() => undefined);
     })();

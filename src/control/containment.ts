@@ -14,6 +14,8 @@
 //   CANARY_ABORT                      canary ratio → 0 + incident (the canary arm is significantly worse)
 //   AUTO_ROLLBACK                     the post-promotion watch rolls production back + incident
 //   DISK_FULL (write errors)          READ_ONLY_DISK: decisions go on, mutations are refused (kept in memory)
+//   MODEL_LOAD_FAILURE                SAFE_MODE + incident: a model the committed state names could not be
+//                                     loaded (its role is left empty); e.g. an automatic rollback to a damaged file
 //
 // Consistency: the transition runs synchronously inside the engine's
 // failure callback, so the cycle that caused it is answered in the new mode,
@@ -50,6 +52,7 @@ export const CONTAIN: Record<FailureType, Rule> = {
   DISK_FULL: { mode: 'READ_ONLY_DISK', severity: 'CRITICAL' },
   CANARY_ABORT: { severity: 'HIGH' },
   AUTO_ROLLBACK: { severity: 'HIGH' },
+  MODEL_LOAD_FAILURE: { mode: 'SAFE_MODE', severity: 'CRITICAL' },
 };
 const QUARANTINE_TYPES = new Set<FailureType>(['MALFORMED_INPUT', 'HOSTILE_PAYLOAD', 'REWARD_INVARIANT']);
 

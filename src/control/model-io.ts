@@ -51,29 +51,36 @@ function revisionOf(registry: Registry, version: unknown, revision: unknown): { 
   return { version, revision: revision as number };
 }
 
-/** The layout a stored model was registered with, or (models registered without one) the running schema's. */
-function storedLayout(metadata: Record<string, unknown>, engine: Engine): { layout: InputLayout; source: 'registered' | 'running schema' } {
+/**
+ * The layout a stored model was registered with, or null: a model stored by
+ * an older shadowpath, which kept no layout. Its layout is unknown, and the
+ * running schema's is not stamped on it (its weights may have been learned
+ * under another one).
+ */
+function storedLayout(metadata: Record<string, unknown>): InputLayout | null {
   const l = metadata.layout;
-  if (typeof l === 'object' && l !== null && Array.isArray((l as InputLayout).features)) return { layout: l as InputLayout, source: 'registered' };
-  return { layout: runningLayout(engine), source: 'running schema' };
+  if (typeof l === 'object' && l !== null && Array.isArray((l as InputLayout).features)) return l as InputLayout;
+  return null;
 }
 
+export const UNKNOWN_LAYOUT_WARNING = 'this model was stored without its input layout (by an older shadowpath): its feature order, scaling and intents are unknown; only its dimensions are checked against the running schema';
+
 /** GET_MODEL's `layout`: shape, feature order and scaling, intents, and the revision's running scales. */
-export async function modelLayout(registry: Registry, engine: Engine, version: unknown, revision?: unknown): Promise<Record<string, unknown>> {
+export async function modelLayout(registry: Registry, _engine: Engine, version: unknown, revision?: unknown): Promise<Record<string, unknown>> {
   const ref = revisionOf(registry, version, revision);
-  const { layout, source } = storedLayout(registry.get(ref.version)!.metadata, engine);
+  const layout = storedLayout(registry.get(ref.version)!.metadata);
+  const known = layout
+    ? { features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents, layout_source: 'registered' }
+    : { features: null, feature_specs: null, intents: null, layout_source: 'unknown', warning: UNKNOWN_LAYOUT_WARNING };
   let p: { shape: ModelShape; scales: number[] };
   try {
     p = await revisionScales(registry, ref);
   } catch (e) {
     // A file damaged since start-up: GET_MODEL still answers, and says why the weights' part is missing.
     if (!isSidecarError(e, 'E_MODEL_FILE')) throw e;
-    return { features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents, layout_source: source, error: { code: e.code, message: e.message } };
+    return { ...known, error: { code: e.code, message: e.message } };
   }
-  return {
-    ...shapeView(p.shape), features: layout.features.map((f) => f.name), feature_specs: layout.features, intents: layout.intents,
-    layout_source: source, scales_revision: ref.revision, scales: [...p.scales],
-  };
+  return { ...shapeView(p.shape), ...known, scales_revision: ref.revision, scales: [...p.scales] };
 }
 
 // Revisions are immutable, so their shape and scales are read (and checked
@@ -96,7 +103,7 @@ async function revisionScales(registry: Registry, ref: { version: string; revisi
 }
 
 /** EXPORT_MODEL: `{metadata, weights}`, to be sent back as REGISTER_MODEL's `metadata` and `weights`. */
-export async function exportModel(registry: Registry, engine: Engine, version: unknown, revision?: unknown): Promise<{ metadata: Record<string, unknown>; weights: PlainWeights }> {
+export async function exportModel(registry: Registry, _engine: Engine, version: unknown, revision?: unknown): Promise<{ metadata: Record<string, unknown>; weights: PlainWeights; warning?: string }> {
   const ref = revisionOf(registry, version, revision);
   const p = await registry.read(ref);
   const entry = registry.get(ref.version)!;
@@ -105,12 +112,16 @@ export async function exportModel(registry: Registry, engine: Engine, version: u
   // weights, since a decision's exploration draw is a function of it.
   const { created_at: _c, revision_origin: _o, revision_created_at: _r, exported_from: _e, ...rest } = entry.metadata;
   const s = shapeView(p.shape);
+  // A model without a stored layout is exported without one (and a warning):
+  // the importer's REGISTER_MODEL then takes it as made for its running schema.
+  const layout = storedLayout(entry.metadata);
   const metadata: Record<string, unknown> = {
     ...rest, version: ref.version, architecture: s.architecture, ...(s.architecture === 'mlp' ? { hidden: s.hidden, activation: s.activation } : {}),
-    seed: p.seed >>> 0, layout: storedLayout(entry.metadata, engine).layout,
+    seed: p.seed >>> 0, ...(layout ? { layout } : {}),
     exported_from: { version: ref.version, revision: ref.revision, weights_sha256: info.weights_sha256 },
   };
-  return { metadata, weights: plainFromBody(p.shape, p.body) };
+  if (!layout) delete metadata.layout;
+  return { metadata, weights: plainFromBody(p.shape, p.body), ...(layout ? {} : { warning: UNKNOWN_LAYOUT_WARNING }) };
 }
 
 const mismatch = (what: string, details: Record<string, unknown>): never => {
