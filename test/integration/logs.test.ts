@@ -157,6 +157,24 @@ describe('structured logs, in-process', () => {
     execSync(`chattr -i ${audit} ${t.dir}`);
   });
 
+  it("logs every shed cycle of a flood: the FLOOD lines' shed_total reaches the server's count", async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const m = await memoryLog();
+    const s = await openSidecar(t.dir, { log: m.log, config: { max_cycles_per_s: 100 } });
+    cleanups.push(() => s.close());
+    const replies = await Promise.all(Array.from({ length: 3000 }, (_, i) => s.handle({ agent_id: `f-${i % 10}`, state: { health: 1 } })));
+    const shed = replies.filter((r) => (r as Line).error?.code === 'E_FLOOD').length;
+    expect(shed).toBeGreaterThan(2000); // 3,000 at once against 100/s
+    expect(s.shed).toBe(shed);
+    await s.close(); // the flood's last summary is written at stop at the latest
+    const floods = m.events().filter((e) => e.event === 'flood');
+    expect(floods.length).toBeGreaterThanOrEqual(1);
+    expect(floods.length).toBeLessThanOrEqual(3); // summarised: one line per 5 s at most, and one at stop
+    expect(floods.at(-1)).toMatchObject({ shed_total: shed, limit_per_s: 100 });
+    expect(floods.reduce((n, e) => n + (e.shed as number), 0)).toBe(shed);
+  });
+
   it('--log-level warn keeps refusals and drops successes', async () => {
     const t = tmpDir();
     cleanups.push(t.cleanup);
