@@ -3,6 +3,7 @@
 // alerts) in-process with the same logger writing to memory.
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn, execSync } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -113,6 +114,52 @@ describe('structured logs of `shadowpath serve`', () => {
     for (const s of [SECRET, ADMIN_SECRET, sha(SECRET), sha(ADMIN_SECRET), token]) expect(text).not.toContain(s);
     expect(text).toContain('Adm-01'); // the positive control: operators are named
   }, 60_000);
+});
+
+describe('`shadowpath serve` start: what stdout says', () => {
+  /** Runs `serve` in `cwd` until it exits or `until` holds of its stdout lines; returns them. */
+  async function serveLines(args: string[], cwd: string, until?: (lines: Line[]) => boolean) {
+    const srv = spawn(process.execPath, [MAIN, 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => { srv.kill('SIGKILL'); });
+    const lines: Line[] = [];
+    let stderr = '';
+    srv.stderr!.on('data', (d) => { stderr += d; });
+    createInterface({ input: srv.stdout! }).on('line', (l) => lines.push(JSON.parse(l) as Line));
+    const exit = new Promise<number | null>((r) => srv.once('exit', (code) => r(code)));
+    return { srv, lines, exit, stderr: () => stderr };
+  }
+
+  it('a failed start (the TCP port is in use) is a fatal start_failed JSON line on stdout, and the exit status is 1', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => holder.close(() => r())));
+    const port = (holder.address() as net.AddressInfo).port;
+    const run = await serveLines(['--data-dir', join(t.dir, 'data'), '--tcp-port', String(port), '--http-port', '0'], t.dir);
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('EADDRINUSE');
+    expect(run.lines.map((l) => l.event)).toEqual(['start_failed']);
+    expect(run.lines[0]).toMatchObject({ level: 60, code: 'EADDRINUSE', tcp_port: port, data_dir: join(t.dir, 'data'), message: expect.stringContaining(String(port)) });
+  }, 30_000);
+
+  it('a relative --data-dir is made absolute: the start line and an incident path name the file wherever they are read', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const run = await serveLines(['--data-dir', 'rel-data', '--tcp-port', '0', '--http-port', '0'], t.dir);
+    expect(await until(() => run.lines.length > 0)).toBe(true);
+    const data = join(t.dir, 'rel-data');
+    expect(run.lines[0]).toMatchObject({ event: 'start', data_dir: data });
+    const c = await TcpClient.connect('127.0.0.1', run.lines[0].tcp_port);
+    cleanups.push(() => c.close());
+    const now = Date.now() / 1000;
+    await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now } });
+    expect(await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now - 1 } })).toMatchObject({ fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
+    expect(await until(() => run.lines.some((e) => e.event === 'incident'))).toBe(true);
+    const inc = run.lines.find((e) => e.event === 'incident')!;
+    expect(inc.path).toBe(join(data, 'failures', `incident_${inc.incident_id}.json`));
+    expect(existsSync(inc.path)).toBe(true);
+  }, 30_000);
 });
 
 describe('structured logs, in-process', () => {
