@@ -117,8 +117,8 @@ describe('structured logs of `shadowpath serve`', () => {
 });
 
 describe('`shadowpath serve` start: what stdout says', () => {
-  /** Runs `serve` in `cwd` until it exits or `until` holds of its stdout lines; returns them. */
-  async function serveLines(args: string[], cwd: string, until?: (lines: Line[]) => boolean) {
+  /** Runs `serve` in `cwd`: its stdout lines as they come, its stderr, its exit. */
+  async function serveLines(args: string[], cwd: string) {
     const srv = spawn(process.execPath, [MAIN, 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     cleanups.push(() => { srv.kill('SIGKILL'); });
     const lines: Line[] = [];
