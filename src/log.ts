@@ -34,6 +34,11 @@ export class EventLog {
     this.pino.info({ event: 'start', ...i }, 'listening');
   }
 
+  /** The server could not start (a port in use, a locked data directory, a bad option): the process exits 1 after this line. */
+  startFailed(i: { code: string; message: string; host: string | null; tcp_port: number | null; http_port: number | null; data_dir: string | null }): void {
+    this.pino.fatal({ event: 'start_failed', ...i }, `cannot start: ${i.code}: ${i.message}`);
+  }
+
   stop(i: { reason: string; cycles: number; uptime_s: number }): void {
     this.pino.info({ event: 'stop', ...i }, 'stopped');
   }

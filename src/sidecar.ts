@@ -24,7 +24,8 @@ import { listIncidents } from './monitor/incidents.js';
 import { DEFAULT_ALERTS } from './monitor/alerts.js';
 import { TokenBucket } from './transport/rate-limit.js';
 import type { ConnInfo } from './transport/conn-info.js';
-import { SILENT_LOG, FLOOD_EVERY_MS, type EventLog } from './log.js';
+import { SILENT_LOG, type EventLog } from './log.js';
+import { FloodLog } from './monitor/flood-log.js';
 import { watchForLog } from './monitor/log-events.js';
 import { modelLayout, exportModel } from './control/model-io.js';
 import { readLoadable, checkStoredLayout } from './control/preload.js';
@@ -65,7 +66,7 @@ export class Sidecar {
   operators!: Operators;
   readonly log: EventLog;
   private stopLogWatch: () => void = () => {};
-  private floodLog = { loggedAt: -Infinity, unlogged: 0 };
+  private readonly floodLog: FloodLog;
 
   private constructor(
     readonly engine: Engine, readonly control: ControlPlane, readonly audit: AuditLog, readonly registry: Registry,
@@ -76,6 +77,7 @@ export class Sidecar {
     this.paths = paths;
     this.startedAt = clock();
     this.flood = new TokenBucket(maxCyclesPerSec, clock);
+    this.floodLog = new FloodLog(log, clock, () => this.flood.rate);
   }
 
   static async open(o: SidecarOptions): Promise<Sidecar> {
@@ -278,13 +280,7 @@ export class Sidecar {
 
   private floodReply(): ErrorReply {
     this.shed++;
-    // One line when a flood starts, then one summary line per FLOOD_EVERY_MS at most.
-    this.floodLog.unlogged++;
-    const now = this.clock();
-    if (now - this.floodLog.loggedAt >= FLOOD_EVERY_MS) {
-      this.log.flood({ shed: this.floodLog.unlogged, shed_total: this.shed, limit_per_s: this.flood.rate, since_ms: Number.isFinite(this.floodLog.loggedAt) ? now - this.floodLog.loggedAt : 0 });
-      this.floodLog = { loggedAt: now, unlogged: 0 };
-    }
+    this.floodLog.shed(this.shed); // summarised: monitor/flood-log.ts
     this.failures.handle({ type: 'FLOOD', detail: `cycle rate over ${this.flood.rate}/s; ${this.shed} cycle(s) shed so far` });
     return errorReply('E_FLOOD', `cycle rate over the limit of ${this.flood.rate}/s: this cycle was shed; slow down`);
   }
@@ -319,6 +315,7 @@ export class Sidecar {
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     this.failures.stop();
     this.stopLogWatch();
+    this.floodLog.stop();
     await this.engine.drain();
     await this.control.settled();
     await this.failures.drain();

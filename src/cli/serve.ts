@@ -2,6 +2,7 @@
 // then it stops accepting, answers what is in flight, flushes the audit and
 // the state, and exits 0.
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SidecarError } from '../errors.js';
 import type { SidecarConfigInput } from '../config.js';
 import { startServer, type RunningServer } from '../server.js';
@@ -101,10 +102,25 @@ export function onSignals(close: (sig: string) => Promise<void>): void {
 }
 
 export async function serve(argv: string[]): Promise<number> {
-  const a = serveArgs(argv);
-  const log = await createLog({ level: a.logLevel, pretty: a.logPretty });
-  const s = await startFromArgs(a, log);
-  log.start({ host: s.host, tcp_port: s.tcpPort, http_port: s.httpPort, data_dir: a.dataDir, failure_mode: effectiveMode(s.sidecar.engine),
+  let a: ServeArgs | undefined;
+  let log: EventLog | undefined;
+  let s: RunningServer;
+  try {
+    a = serveArgs(argv);
+    log = await createLog({ level: a.logLevel, pretty: a.logPretty });
+    s = await startFromArgs(a, log);
+  } catch (e) {
+    // A cluster reads the sidecar's stdout, not its stderr: a failed start is
+    // a fatal JSON line there too (the default logger when the options were
+    // what failed), then the error goes to stderr and the process exits 1.
+    const err = e as { code?: unknown; message?: unknown };
+    const l = log ?? await createLog().catch(() => undefined);
+    l?.startFailed({ code: typeof err.code === 'string' ? err.code : 'E_INTERNAL', message: String(err.message ?? e),
+      host: a?.host ?? null, tcp_port: a?.tcpPort ?? null, http_port: a?.httpPort ?? null, data_dir: a ? resolve(a.dataDir) : null });
+    await l?.flush();
+    throw e;
+  }
+  log.start({ host: s.host, tcp_port: s.tcpPort, http_port: s.httpPort, data_dir: s.sidecar.paths.root, failure_mode: effectiveMode(s.sidecar.engine),
     tls: s.exposure.tls, insecure: s.exposure.insecure, startup_problems: s.sidecar.startupProblems });
   onSignals(async (sig) => {
     await s.close();

@@ -10,7 +10,7 @@ import type { Histogram } from 'hdr-histogram-js';
 import { latencyHistogram } from '../engine/stats.js';
 import { TcpClient, HttpClient, type ClientTls } from '../transport/client.js';
 import { Arena, type ArenaResult } from './arena.js';
-import { SidecarError } from '../errors.js';
+import { SidecarError, errorReply } from '../errors.js';
 import { paceOpenLoop } from './pacer.js';
 
 export type Transport = 'tcp' | 'binary' | 'http';
@@ -244,7 +244,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadSummary & { hist: His
     const bad = badEvery > 0 && i % badEvery === badEvery - 1;
     if (bad) badSent++;
     const req = bad ? { agent_id: 'bad-input', state: 'not an object' } : src.next(i);
-    send[i % send.length](req).then((r) => record(i, intended, bad ? { ...r, __bad: true } : r), (e: Error) => record(i, intended, { status: 'ERROR', error: { code: 'E_CONNECTION', message: e.message } }));
+    send[i % send.length](req).then((r) => record(i, intended, bad ? { ...r, __bad: true } : r), (e: Error) => record(i, intended, { ...errorReply('E_CONNECTION_LOST', e.message) }));
   }, {
     pace: o.pace, signal: o.signal,
     onTurn: (now) => {

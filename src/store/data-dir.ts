@@ -1,6 +1,6 @@
 // The data directory's layout and its single-owner lock.
 import { open, readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SidecarError } from '../errors.js';
 import { ensureDir } from './atomic-file.js';
 
@@ -15,7 +15,10 @@ export interface DataPaths {
   checkpoint: string;
 }
 
-export function dataPaths(root: string): DataPaths {
+export function dataPaths(dir: string): DataPaths {
+  // Absolute, so the paths the server reports (an incident's `path` in its
+  // reply and its log line) mean the same file wherever they are read.
+  const root = resolve(dir);
   return {
     root, models: join(root, 'models'), audit: join(root, 'audit'), failures: join(root, 'failures'),
     quarantine: join(root, 'quarantine'), state: join(root, 'state'), lock: join(root, 'LOCK'), checkpoint: join(root, 'candidate.ckpt'),

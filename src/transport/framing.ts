@@ -131,6 +131,11 @@ export class JsonLineDecoder {
     return out;
   }
 
+  /** Whether bytes of a request without its newline are waiting (whitespace aside). */
+  hasPartial(): boolean {
+    return /\S/.test(this.buf);
+  }
+
   /** The peer will send nothing more: bytes left over are a last request, or an error reply. */
   finish(): Decoded[] {
     const t = (this.buf + this.utf8.end()).trim();

@@ -5,10 +5,18 @@
 // Drop-in for the runbook's original clients: the server it was written for
 // answered one request per connection and closed it, and some of its clients
 // read until the server closes. So a connection whose FIRST request is a bare
-// JSON object (no newline after it) is answered and then ended. Any byte the
-// client sends before that reply leaves (a late newline, a second request)
-// shows it is a streaming client, and the connection stays open. NDJSON and
-// binary connections always stay open.
+// JSON object (no newline after it) is answered and then ended, ONE_SHOT_GRACE_MS
+// after the reply leaves. Any byte the client sends before the end (a late
+// newline, a second request) shows it is a streaming client whose newline
+// came in a later TCP read, and the connection stays open. NDJSON and binary
+// connections always stay open.
+//
+// A first request without a newline that never becomes one whole object
+// (`[1,2]`, `{..}{..}`, `{"broken":`) would otherwise get no reply and no end,
+// and a client reading to EOF would wait forever: after FIRST_REQUEST_IDLE_MS
+// without a byte it is taken as if the client had shut down its sending side
+// (answered as it stands, E_BAD_JSON when it does not parse) and the
+// connection is ended.
 //
 // Backpressure: a connection stops being read while it has more than
 // `maxInFlight` requests unanswered, or while its unsent replies exceed the
@@ -31,12 +39,32 @@ import { connInfo, type ConnInfo } from './conn-info.js';
  */
 export type Handler = (req: unknown, conn: ConnInfo) => Promise<unknown>;
 
+/**
+ * How long a connection whose first request was a bare JSON object stays open
+ * after the reply, for a late newline or a next request (see the top). A
+ * client that writes an object and its newline in two writes sends them
+ * microseconds apart; 50 ms covers a busy machine's scheduling delays and is
+ * short next to what a reader to EOF waits for the end.
+ */
+export const ONE_SHOT_GRACE_MS = 50;
+/**
+ * How long the bytes of a first request without a newline that is not one
+ * whole object may sit without another byte before they are answered as they
+ * stand and the connection is ended (see the top). Long next to the gaps
+ * between the chunks of one request a live client sends.
+ */
+export const FIRST_REQUEST_IDLE_MS = 2000;
+
 export interface TcpOptions extends Limits {
   host: string;
   port: number;
   maxConnections: number;
   /** Unanswered requests per connection before it stops being read. */
   maxInFlight: number;
+  /** Default ONE_SHOT_GRACE_MS. */
+  oneShotGraceMs?: number;
+  /** Default FIRST_REQUEST_IDLE_MS. */
+  firstRequestIdleMs?: number;
   /** Certificate and key: the port speaks TLS. */
   tls?: SecureContextOptions;
 }
@@ -67,6 +95,8 @@ interface Conn {
   served: number;
   /** The first request was a bare JSON object: end the connection after its reply (see the top). */
   oneShot: boolean;
+  /** The one-shot grace period after the reply, or the idle limit of an incomplete first request (see the top). */
+  timer: NodeJS.Timeout | null;
   /** The peer shut down its sending side: end ours once every request is answered. */
   peerEnded: boolean;
   /** Replies in order, not yet written: JSON text, or binary frames. */
@@ -116,18 +146,23 @@ export class TcpServer {
       return;
     }
     this.stats.connections++;
-    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, peerEnded: false, outText: '', outBin: [], flushScheduled: false };
+    const c: Conn = { socket, info: connInfo(socket, 'tcp', this.opts.tls !== undefined), mode: 'unknown', pending: null, json: new JsonLineDecoder(this.opts), bin: new BinaryFrameDecoder(this.opts), queue: [], closing: false, paused: false, backlog: [], served: 0, oneShot: false, timer: null, peerEnded: false, outText: '', outBin: [], flushScheduled: false };
     this.conns.add(c);
     socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('drain', () => this.maybeResume(c));
     socket.on('end', () => this.onEnd(c));
     socket.on('error', () => { /* reset by peer: 'close' follows */ });
-    socket.on('close', () => this.conns.delete(c));
+    socket.on('close', () => { this.clearTimer(c); this.conns.delete(c); });
+  }
+
+  private clearTimer(c: Conn): void {
+    if (c.timer) { clearTimeout(c.timer); c.timer = null; }
   }
 
   private onData(c: Conn, chunk: Buffer): void {
     if (c.closing) return;
-    c.oneShot = false; // more bytes before the reply: a streaming client after all
+    c.oneShot = false; // more bytes before the end: a streaming client after all
+    this.clearTimer(c);
     if (c.mode === 'unknown') {
       const head = c.pending ? Buffer.concat([c.pending, chunk]) : chunk;
       if (head[0] === BINARY_PREFACE[0]) {
@@ -148,6 +183,29 @@ export class TcpServer {
     }
     c.backlog.push(...(c.mode === 'binary' ? c.bin.push(chunk) : c.json.push(chunk)));
     this.drainBacklog(c);
+    if (c.mode === 'json' && c.served === 0 && !c.closing && c.backlog.length === 0 && c.json.hasPartial()) {
+      c.timer = setTimeout(() => this.firstRequestIdle(c), this.opts.firstRequestIdleMs ?? FIRST_REQUEST_IDLE_MS);
+    }
+  }
+
+  /** A first request without a newline, idle too long: answer it as it stands, then end (see the top). */
+  private firstRequestIdle(c: Conn): void {
+    c.timer = null;
+    if (c.closing || c.served > 0 || c.peerEnded) return;
+    c.backlog.push(...c.json.finish());
+    this.drainBacklog(c);
+    // A parse error already closes the stream (dispatch); a request that
+    // parsed (`[1,2]`: E_UNKNOWN_MESSAGE) is answered, then the stream ends.
+    if (!c.closing) { c.closing = true; c.socket.pause(); }
+  }
+
+  /** The grace period after a one-shot reply is over with no byte from the client: end, as the runbook's original server did. */
+  private oneShotEnd(c: Conn): void {
+    c.timer = null;
+    if (!c.oneShot || c.closing || c.queue.length > 0 || c.backlog.length > 0) return;
+    c.closing = true;
+    c.socket.pause();
+    c.socket.destroySoon();
   }
 
   /** The peer sent FIN: answer what it sent (a last request may lack its newline), then end. */
@@ -223,9 +281,11 @@ export class TcpServer {
     }
     c.outText = '';
     c.outBin = [];
-    // A one-shot client (a bare first request) has its answer: end, as the
-    // runbook's original server did.
-    if (c.oneShot && c.queue.length === 0 && c.backlog.length === 0) { c.closing = true; c.socket.pause(); }
+    // A one-shot client (a bare first request) has its answer: end after the
+    // grace period, unless a byte comes first (onData clears the timer).
+    if (c.oneShot && c.queue.length === 0 && c.backlog.length === 0 && !c.closing && !c.timer) {
+      c.timer = setTimeout(() => this.oneShotEnd(c), this.opts.oneShotGraceMs ?? ONE_SHOT_GRACE_MS);
+    }
     // Closing after an error: end our side once the replies are flushed, and
     // destroy then. A plain end() on a paused socket would never see the
     // peer's FIN, and the half-open connection would count against the limit.
@@ -252,7 +312,7 @@ export class TcpServer {
   async close(timeoutMs = 5000): Promise<void> {
     this.draining = true;
     const t0 = Date.now();
-    for (const c of this.conns) { c.socket.pause(); c.closing = true; }
+    for (const c of this.conns) { this.clearTimer(c); c.socket.pause(); c.closing = true; }
     // (A reply moved to a connection's output is written on the next tick: flushScheduled.)
     // The listener stays open while the replies in flight are written, so a
     // client that connects meanwhile is told why (E_SHUTTING_DOWN) instead of

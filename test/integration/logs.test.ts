@@ -3,6 +3,7 @@
 // alerts) in-process with the same logger writing to memory.
 import { describe, it, expect, afterEach } from 'vitest';
 import { spawn, execSync } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -115,6 +116,52 @@ describe('structured logs of `shadowpath serve`', () => {
   }, 60_000);
 });
 
+describe('`shadowpath serve` start: what stdout says', () => {
+  /** Runs `serve` in `cwd`: its stdout lines as they come, its stderr, its exit. */
+  async function serveLines(args: string[], cwd: string) {
+    const srv = spawn(process.execPath, [MAIN, 'serve', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    cleanups.push(() => { srv.kill('SIGKILL'); });
+    const lines: Line[] = [];
+    let stderr = '';
+    srv.stderr!.on('data', (d) => { stderr += d; });
+    createInterface({ input: srv.stdout! }).on('line', (l) => lines.push(JSON.parse(l) as Line));
+    const exit = new Promise<number | null>((r) => srv.once('exit', (code) => r(code)));
+    return { srv, lines, exit, stderr: () => stderr };
+  }
+
+  it('a failed start (the TCP port is in use) is a fatal start_failed JSON line on stdout, and the exit status is 1', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => holder.close(() => r())));
+    const port = (holder.address() as net.AddressInfo).port;
+    const run = await serveLines(['--data-dir', join(t.dir, 'data'), '--tcp-port', String(port), '--http-port', '0'], t.dir);
+    expect(await run.exit).toBe(1);
+    expect(run.stderr()).toContain('EADDRINUSE');
+    expect(run.lines.map((l) => l.event)).toEqual(['start_failed']);
+    expect(run.lines[0]).toMatchObject({ level: 60, code: 'EADDRINUSE', tcp_port: port, data_dir: join(t.dir, 'data'), message: expect.stringContaining(String(port)) });
+  }, 30_000);
+
+  it('a relative --data-dir is made absolute: the start line and an incident path name the file wherever they are read', async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const run = await serveLines(['--data-dir', 'rel-data', '--tcp-port', '0', '--http-port', '0'], t.dir);
+    expect(await until(() => run.lines.length > 0)).toBe(true);
+    const data = join(t.dir, 'rel-data');
+    expect(run.lines[0]).toMatchObject({ event: 'start', data_dir: data });
+    const c = await TcpClient.connect('127.0.0.1', run.lines[0].tcp_port);
+    cleanups.push(() => c.close());
+    const now = Date.now() / 1000;
+    await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now } });
+    expect(await c.request({ agent_id: 'bot-1', state: { health: 1, timestamp: now - 1 } })).toMatchObject({ fallback_reason: 'TIME_INTEGRITY_VIOLATION' });
+    expect(await until(() => run.lines.some((e) => e.event === 'incident'))).toBe(true);
+    const inc = run.lines.find((e) => e.event === 'incident')!;
+    expect(inc.path).toBe(join(data, 'failures', `incident_${inc.incident_id}.json`));
+    expect(existsSync(inc.path)).toBe(true);
+  }, 30_000);
+});
+
 describe('structured logs, in-process', () => {
   it('logs a kernel worker replacement', async () => {
     const t = tmpDir();
@@ -155,6 +202,24 @@ describe('structured logs, in-process', () => {
     expect(m.events().find((e) => e.event === 'mode_change')).toMatchObject({ from: 'NORMAL', to: 'READ_ONLY_DISK', cause: 'write error', level: 40 });
     expect(m.events().find((e) => e.event === 'command')).toMatchObject({ type: 'SET_CANARY_RATIO', status: 'REJECTED', audit_seq: null });
     execSync(`chattr -i ${audit} ${t.dir}`);
+  });
+
+  it("logs every shed cycle of a flood: the FLOOD lines' shed_total reaches the server's count", async () => {
+    const t = tmpDir();
+    cleanups.push(t.cleanup);
+    const m = await memoryLog();
+    const s = await openSidecar(t.dir, { log: m.log, config: { max_cycles_per_s: 100 } });
+    cleanups.push(() => s.close());
+    const replies = await Promise.all(Array.from({ length: 3000 }, (_, i) => s.handle({ agent_id: `f-${i % 10}`, state: { health: 1 } })));
+    const shed = replies.filter((r) => (r as Line).error?.code === 'E_FLOOD').length;
+    expect(shed).toBeGreaterThan(2000); // 3,000 at once against 100/s
+    expect(s.shed).toBe(shed);
+    await s.close(); // the flood's last summary is written at stop at the latest
+    const floods = m.events().filter((e) => e.event === 'flood');
+    expect(floods.length).toBeGreaterThanOrEqual(1);
+    expect(floods.length).toBeLessThanOrEqual(3); // summarised: one line per 5 s at most, and one at stop
+    expect(floods.at(-1)).toMatchObject({ shed_total: shed, limit_per_s: 100 });
+    expect(floods.reduce((n, e) => n + (e.shed as number), 0)).toBe(shed);
   });
 
   it('--log-level warn keeps refusals and drops successes', async () => {

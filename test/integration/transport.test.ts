@@ -59,6 +59,42 @@ describe('TCP, newline-delimited JSON', () => {
     expect(s.tcp!.stats.badFrames).toBe(0);
   });
 
+  it.each([0, 20])("keeps a connection whose first object and its newline come in separate writes (%i ms apart): not a one-shot client, its next request is answered", async (gap) => {
+    const s = await up();
+    const sock = net.connect({ host: '127.0.0.1', port: s.tcpPort! });
+    cleanups.push(() => { sock.destroy(); });
+    let ended = false;
+    sock.on('end', () => { ended = true; });
+    sock.on('error', () => {});
+    const lines: string[] = [];
+    sock.on('data', (d) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    await new Promise((r) => sock.on('connect', r));
+    sock.write(JSON.stringify({ agent_id: 'split', state: STATE }));
+    if (gap > 0) await new Promise((r) => setTimeout(r, gap));
+    sock.write('\n');
+    await new Promise((r) => setTimeout(r, 50));
+    sock.write(JSON.stringify({ type: 'HEARTBEAT' }) + '\n');
+    await waitFor('two replies', () => lines.length >= 2 || ended, 10_000);
+    expect(lines.map((l) => JSON.parse(l).status)).toEqual(['OK', 'OK']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ended).toBe(false);
+  });
+
+  it('answers a first request without a newline that is not one whole object once it is idle, then ends the connection (a reader to EOF does not hang)', async () => {
+    const s = await up();
+    const cases: Array<[string, string]> = [['[1,2]', 'E_UNKNOWN_MESSAGE'], ['{"a":1}{"b":2}', 'E_BAD_JSON'], ['{"broken":', 'E_BAD_JSON']];
+    const got = await Promise.all(cases.map(([bytes]) => rawExchange(s.tcpPort!, bytes)));
+    for (const [i, { text, closed }] of got.entries()) {
+      expect(closed).toBe(true);
+      const lines = text.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({ status: 'ERROR', error: { code: cases[i][1] } });
+    }
+    expect(s.tcp!.stats.badFrames).toBe(2);
+    const c = await tcp(s);
+    expect(await c.request({ state: STATE })).toMatchObject({ status: 'OK' });
+  });
+
   it.each([
     ['a bare request', JSON.stringify({ type: 'HEARTBEAT' }), ['OK']],
     ['NDJSON lines, the last without its newline', [1, 2, 3].map((i) => JSON.stringify({ agent_id: `h${i}`, state: STATE })).join('\n'), ['OK', 'OK', 'OK']],

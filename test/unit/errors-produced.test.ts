@@ -30,8 +30,8 @@ function rawLines(port: number, send: Buffer | string): Promise<string[]> {
   });
 }
 
-async function tcp(handler: (req: unknown) => Promise<unknown>): Promise<{ srv: TcpServer; port: number }> {
-  const srv = new TcpServer({ ...DEFAULT_LIMITS, host: '127.0.0.1', port: 0, maxConnections: 8, maxInFlight: 8 }, handler);
+async function tcp(handler: (req: unknown) => Promise<unknown>, maxConnections = 8): Promise<{ srv: TcpServer; port: number }> {
+  const srv = new TcpServer({ ...DEFAULT_LIMITS, host: '127.0.0.1', port: 0, maxConnections, maxInFlight: 8 }, handler);
   const port = await srv.listen();
   cleanups.push(() => srv.close(100));
   return { srv, port };
@@ -96,6 +96,24 @@ describe('error codes produced for real', () => {
     });
     const { unpack } = await import('../../src/transport/codec.js');
     expect(unpack(got.subarray(4, 4 + got.readUInt32BE(0)))).toMatchObject({ status: 'ERROR', error: { code: 'E_BAD_MSGPACK' } });
+  });
+
+  it('E_TOO_MANY_CONNECTIONS: a connection over maxConnections is answered and closed; the one within the limit is served', async () => {
+    const { srv, port } = await tcp(async () => ({ status: 'OK' }), 1);
+    const a = net.connect(port, '127.0.0.1');
+    cleanups.push(() => { a.destroy(); });
+    const aLines: string[] = [];
+    a.on('data', (d) => aLines.push(...d.toString().split('\n').filter(Boolean)));
+    await new Promise((r) => a.on('connect', r));
+    for (let i = 0; i < 500 && srv.stats.connections === 0; i++) await new Promise((r) => setTimeout(r, 10)); // the server has accepted it
+    expect(srv.stats.connections).toBe(1);
+    const refused = await rawLines(port, '{"type":"HEARTBEAT"}\n');
+    expect(refused).toHaveLength(1);
+    expect(JSON.parse(refused[0])).toMatchObject({ status: 'REJECTED', error: { code: 'E_TOO_MANY_CONNECTIONS' } });
+    expect(srv.stats.refusedConnections).toBe(1);
+    a.write('{"type":"HEARTBEAT"}\n');
+    for (let i = 0; i < 500 && aLines.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(aLines.map((l) => JSON.parse(l))).toEqual([{ status: 'OK' }]);
   });
 
   it('E_SHUTTING_DOWN: a connection that arrives while the server drains', async () => {

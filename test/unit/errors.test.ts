@@ -16,10 +16,30 @@ function testFiles(dir: string): string[] {
   });
 }
 
+/**
+ * A test file's text without what names a code without producing it:
+ * comments (`//`, `/* *\/`, and `#` of the Python tests), the titles of
+ * tests (`it(`, `test(`, `describe(` lines), and lines that assert a code is
+ * absent (`.not.`, a count that must be 0). Crude (a ` //` inside a string
+ * cuts the rest of its line), but it can only remove text, so it never makes
+ * a code look produced.
+ */
+function uncommented(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, '').split('\n')
+    .map((l) => l.replace(/(^|\s)(\/\/|#).*$/, ''))
+    .filter((l) => !/\.not\.|\.toBe\(0\)|\.toEqual\(0\)|^\s*(it|test|describe)\b[.\w]*\(/.test(l))
+    .join('\n');
+}
+
+/** Whether `text` names `code` as a whole word (in a string, a regular expression, a Python literal). */
+function names(text: string, code: string): boolean {
+  return new RegExp(`\\b${code}\\b(?!_)`).test(text);
+}
+
 describe('error codes', () => {
   const codes = Object.keys(ERROR_CODES) as ErrorCode[];
   const docs = readFileSync(join(ROOT, 'docs', 'PROTOCOL.md'), 'utf8');
-  const tests = testFiles(join(ROOT, 'test')).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const tests = testFiles(join(ROOT, 'test')).map((f) => uncommented(readFileSync(f, 'utf8'))).join('\n');
 
   it('are many, and each is documented with its status and HTTP status', () => {
     expect(codes.length).toBeGreaterThan(40);
@@ -28,8 +48,20 @@ describe('error codes', () => {
   });
 
   it('are each produced by at least one test that names it', () => {
-    const unproduced = codes.filter((c) => !new RegExp(`['"\`]${c}['"\`]|${c}\\b(?!_)`).test(tests));
+    const unproduced = codes.filter((c) => !names(tests, c));
     expect(unproduced).toEqual([]);
+  });
+
+  it('the check above counts code, not comments or assertions that a code is absent', () => {
+    const produced = (src: string) => names(uncommented(src), 'E_X');
+    expect(produced("expect(r.error.code).toBe('E_X');")).toBe(true); // the positive controls
+    expect(produced('{ code: "E_X" }')).toBe(true);
+    expect(produced('expect(r.stderr).toMatch(/^shadowpath: E_X: /);')).toBe(true);
+    expect(produced("expect(r.error.code).toBe('E_X_Y');")).toBe(false);
+    expect(produced("// answers 'E_X'\n/* or 'E_X' */\n# 'E_X'")).toBe(false);
+    expect(produced("  it('answers E_X', async () => {")).toBe(false);
+    expect(produced("expect(tally.get('E_X') ?? 0).toBe(0);")).toBe(false);
+    expect(produced("expect(r.error.code).not.toBe('E_X');")).toBe(false);
   });
 
   it('map statuses to HTTP consistently, and errorReply() takes both from the registry', () => {
