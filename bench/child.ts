@@ -5,8 +5,9 @@ import { createInterface } from 'node:readline';
 
 export interface Child { proc: ChildProcess; info: Record<string, unknown> }
 
-export function start(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+/** `cwd`: the build the child belongs to (bench:compare runs another commit's build); default this process's. */
+export function start(args: string[], cwd?: string): Promise<Child> {
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], ...(cwd ? { cwd } : {}) });
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: proc.stdout! });
     rl.once('line', (l) => resolve({ proc, info: JSON.parse(l) as Record<string, unknown> }));

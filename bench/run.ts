@@ -7,7 +7,8 @@ process.env.UV_THREADPOOL_SIZE ??= '2';
 // scenario, writes bench/results/latest.json and exits non-zero when any
 // measured p99 reaches the 50 ms budget. `npm run bench -- --cpu [--quick]`
 // runs only the CPU-per-cycle scenario (bench/cpu.bench.ts) and writes
-// bench/results/cpu.json, leaving latest.json alone.
+// bench/results/cpu.json, leaving latest.json alone; `--cases k1,k2` with
+// --cpu runs only those loads (e.g. `--cases tcp_5k_model`).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
@@ -23,9 +24,11 @@ const BUDGET_US = 50_000;
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--quick' && a !== '--cpu');
-  if (unknown.length > 0) {
-    console.error(`bench: unknown argument ${unknown[0]} (usage: npm run bench [-- --quick] [--cpu])`);
+  const ci = args.indexOf('--cases');
+  const only = ci >= 0 ? (args[ci + 1] ?? '').split(',').filter((k) => k !== '') : undefined;
+  const unknown = args.filter((a, i) => a !== '--quick' && a !== '--cpu' && !(ci >= 0 && (i === ci || i === ci + 1)));
+  if (unknown.length > 0 || (only !== undefined && (only.length === 0 || !args.includes('--cpu')))) {
+    console.error(`bench: unknown argument ${unknown[0] ?? '--cases'} (usage: npm run bench [-- --quick] [--cpu [--cases k1,k2]])`);
     return 2;
   }
   const opts: BenchOptions = { quick: args.includes('--quick') };
@@ -33,7 +36,7 @@ async function main(): Promise<number> {
   const m = machine();
   console.log(`shadowpath bench${opts.quick ? ' (quick)' : ''}${args.includes('--cpu') ? ' (cpu only)' : ''} — ${m.cpus} × ${m.cpu_model}, ${m.memory_gib} GiB, Node ${m.node}, ${m.date}`);
   if (args.includes('--cpu')) {
-    const cpu = await cpuBench(opts);
+    const cpu = await cpuBench({ ...opts, only });
     console.log(printCpu(cpu));
     const summary = cpuSummary(cpu);
     const dir = join(packageRoot(), 'bench', 'results');

@@ -97,6 +97,13 @@ export class Engine {
   /** The previous production during a post-promotion watch (never learns; its outputs use the candidate columns). */
   private hold: ResidentModel | null = null;
   private closed = false;
+  /** Honour a cycle's `__fault` (tests only; the pool ignores a fault otherwise). */
+  private readonly allowFaults: boolean;
+  /**
+   * Set once a cycle carrying a test fault is admitted: only then does a
+   * dispatch look through its rows for one (a production engine never does).
+   */
+  private faultAdmitted = false;
   /** Per experience row of the batch in flight: 0 an outcome, 1 safety shaping. */
   private readonly expKind: Uint8Array;
   private readonly shapingReward: number;
@@ -127,6 +134,7 @@ export class Engine {
       threads: this.config.pool_threads, batchTimeoutMs: this.config.batch_timeout_ms,
       stealAfterUs: this.config.pool_steal_us, allowFaultInjection: opts.allowFaultInjection,
     });
+    this.allowFaults = opts.allowFaultInjection === true;
     this.evidenceAlpha = opts.evidenceAlpha ?? 0.05;
     this.freezeLearning = opts.freezeLearning === true;
     this.shadow = this.newShadow();
@@ -196,6 +204,7 @@ export class Engine {
       return Promise.resolve(err('E_OVERLOADED', `${this.queued} cycles are waiting for the kernel; this one was shed`));
     }
     const p = this.intake.admit(req as Record<string, unknown>, this.nextCycleId++, t0);
+    if (p.fault && this.allowFaults) this.faultAdmitted = true;
     if (this.pendingCapture) {
       (p.failures ??= []).push({ ...this.pendingCapture, agent_id: p.agentId, cycle_id: p.cycleId });
       this.pendingCapture = null;
@@ -327,8 +336,10 @@ export class Engine {
       epsilon: ex.epsilon, temperature: ex.temperature, mode: ex.mode === 'softmax' ? 1 : 0,
       lr: ln.lr, l2: ln.l2, iwClip: ln.iw_clip, gradClip: ln.grad_clip,
     };
-    const fault = rows.find((r) => r.fault)?.fault;
-    if (fault) task.fault = fault;
+    if (this.faultAdmitted) {
+      const fault = rows.find((r) => r.fault)?.fault;
+      if (fault) task.fault = fault;
+    }
     this.inFlight = true;
     const hasProd = this.prod !== null, hasCand = this.cand !== null || this.hold !== null;
     if (this.replayKernelFailure) {
