@@ -22,11 +22,11 @@ export const DEFAULT_MAX_CYCLES_PER_S = 200_000;
 
 /**
  * Checks the file's own level (the layers check theirs when they build their
- * configs): only known sections, and `max_cycles_per_s` a positive number.
+ * configs): only known sections, and `max_cycles_per_s` a number ≥ 0 (0: no limit).
  * Returns the flood limit.
  */
 export function sidecarConfig(input: SidecarConfigInput = {}): { maxCyclesPerS: number } {
   knownKeys(input, { engine: {}, control: {}, failures: {}, max_cycles_per_s: 0 }, '');
   const m = input.max_cycles_per_s ?? DEFAULT_MAX_CYCLES_PER_S;
-  return { maxCyclesPerS: finite(m, 'max_cycles_per_s', 1, 1e9) };
+  return { maxCyclesPerS: finite(m, 'max_cycles_per_s', 0, 1e9) }; // 0: no limit
 }

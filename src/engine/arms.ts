@@ -160,11 +160,15 @@ export function studentQuantile(p: number, df: number): number {
   return z + (z * (z2 + 1)) / (4 * df) + (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df * df) + (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df * df * df);
 }
 
-/** `b` widened by `f` about its mean (clamped to the observations' range). */
+/**
+ * `b` widened by `f` about its mean (clamped to the observations' range). Its
+ * variance becomes the effective one (× f²), so a projection of the evidence
+ * still needed (gate.ts) counts the clustering too.
+ */
 function widen(b: Bound, f: number, lo: number, hi: number): Bound {
   if (f <= 1 || b.mean === null) return b;
-  if (!Number.isFinite(f)) return { ...b, lower: lo, upper: hi };
-  return { ...b, lower: Math.max(lo, b.mean - (b.mean - b.lower) * f), upper: Math.min(hi, b.mean + (b.upper - b.mean) * f) };
+  if (!Number.isFinite(f)) return { ...b, lower: lo, upper: hi, variance: Infinity };
+  return { ...b, lower: Math.max(lo, b.mean - (b.mean - b.lower) * f), upper: Math.min(hi, b.mean + (b.upper - b.mean) * f), variance: b.variance * f * f };
 }
 
 export class Arms {

@@ -41,7 +41,13 @@ export async function drive(s: Sidecar, n: number, agents = 8): Promise<CycleRep
   for (let i = 0; i < n; i += agents) {
     const rs = await Promise.all(Array.from({ length: Math.min(agents, n - i) }, (_, a) => {
       const id = `bot-${a}`;
-      const state = { health: ((i + a) % 10) / 10, target_distance: (i * 3 + a * 7) % 40, is_floor_ahead: (i + a) % 9 !== 0 };
+      // Each agent's states vary from round to round (a hash of round and
+      // agent), so agents are alike over time: a pattern tied to the agent
+      // id (one agent always next to a target, another never) would make the
+      // agents differ by themselves, which the gate's evidence rightly
+      // discounts (src/engine/arms.ts, clustered bounds).
+      const h = Math.imul((i + a) ^ 0x9e3779b9, 2654435761) >>> 0, g = Math.imul(h ^ (h >>> 15), 2246822519) >>> 0;
+      const state = { health: (g % 10) / 10, target_distance: (g >>> 8) % 40, is_floor_ahead: (g >>> 16) % 9 !== 0 };
       const prev = last.get(id);
       return s.handle(prev ? { agent_id: id, state, intent_taken: prev, result: { outcomes: { is_alive: true, damage_dealt: state.target_distance < 3 ? 1 : 0 } } } : { agent_id: id, state });
     }));

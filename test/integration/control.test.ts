@@ -47,14 +47,14 @@ describe('runbook: the shadow path', () => {
     expect(noCanary.details.gate.missing).toMatch(/no canary is running: set one \(SET_CANARY_RATIO/);
 
     expect(await s.handle({ type: 'SET_CANARY_RATIO', operator_id: OP, ratio: 0.1 })).toMatchObject({ status: 'OK' });
-    const canary = await drive(s, 2000, 100);
+    const canary = await drive(s, 2000, 400);
     expect(canary.length).toBe(2000);
     const canaryAgents = new Set(canary.filter((r) => r.model_version === 'M-MyModel-V1').map((r) => r.agent_id));
     expect(canaryAgents.size).toBeGreaterThan(2);
     // Sticky: every cycle of a canary agent is the candidate's.
     for (const r of canary) if (canaryAgents.has(r.agent_id)) expect(r.model_version).toBe('M-MyModel-V1');
 
-    const { reply: step1 } = await askUntilPass(() => s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP }) as Promise<Record<string, any>>, (n) => drive(s, n, 100), 2000, 80_000);
+    const { reply: step1 } = await askUntilPass(() => s.handle({ type: 'PROMOTE_CANDIDATE', operator_id: OP }) as Promise<Record<string, any>>, (n) => drive(s, n, 400), 2000, 80_000);
     expect(step1, JSON.stringify(step1.details)).toMatchObject({ status: 'REQUIRED_CONFIRMATION', type: 'PROMOTE_CANDIDATE', operator_id: OP, summary: expect.stringContaining('M-MyModel-V1') });
     expect(step1.details.gate).toMatchObject({ pass: true, evidence: 'on_policy' });
     for (const c of step1.details.gate.criteria.filter((x: any) => x.evidence === 'on_policy')) {

@@ -14,8 +14,9 @@ function refused(f: () => unknown): string {
 }
 
 describe('configuration', () => {
-  it('max_cycles_per_s: a positive number, default 200000', () => {
+  it('max_cycles_per_s: a number ≥ 0 (0: no limit), default 200000', () => {
     expect(sidecarConfig({}).maxCyclesPerS).toBe(200_000);
+    expect(sidecarConfig({ max_cycles_per_s: 0 }).maxCyclesPerS).toBe(0);
     expect(sidecarConfig({ max_cycles_per_s: 500 }).maxCyclesPerS).toBe(500);
     expect(refused(() => sidecarConfig({ max_cycles_per_s: 'fast' as unknown as number }))).toMatch(/max_cycles_per_s/);
     expect(refused(() => sidecarConfig({ max_cycles_per_s: -5 }))).toMatch(/max_cycles_per_s/);
