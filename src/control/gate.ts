@@ -123,6 +123,31 @@ function moreCanaryOutcomes(cand: Bound, inc: Bound, estimate: number, margin: n
   return Math.max(1, Math.ceil(hi - cand.n));
 }
 
+/**
+ * About how many more shadow cycles would let the off-policy lower bound
+ * clear the margin, or null when it plausibly would not. The bound's
+ * half-width (estimate − lower) is projected to shrink as a sequence's does
+ * (approxHalfWidth), from the current samples to those the effective-sample-
+ * size floor needs at the current overlap, searched up to 4× that. The bound
+ * is over clipped importance-weighted rewards: unless the candidate nearly
+ * always agrees with production it stays far below the margin (−6 to −7
+ * against −0.25 after 20,000 shadow cycles), and telling the operator to wait
+ * for ~100,000 more would send them waiting for nothing.
+ */
+function moreShadowCycles(op: GateFigures['off_policy'], incUpper: number, margin: number, minEss: number): number | null {
+  if (op.estimate === null || op.lower === null || !(op.samples > 0)) return null;
+  const half = Math.max(0, op.estimate - op.lower);
+  const atFloor = op.ess >= minEss ? op.samples : Math.ceil((op.samples * minEss) / Math.max(op.ess, 1e-9));
+  // How the half-width shrinks from samples to n; the variance of the weighted rewards is not in the figures, and the ratio hardly depends on it.
+  const now = approxHalfWidth(0.25, 1, 0.025, op.samples);
+  const clears = (n: number) => op.estimate! - (half * approxHalfWidth(0.25, 1, 0.025, n)) / now - incUpper > -margin;
+  if (!clears(4 * atFloor)) return null;
+  let lo = atFloor, hi = 4 * atFloor;
+  if (clears(lo)) hi = lo;
+  while (hi - lo > Math.max(1, hi * 0.02)) { const m = (lo + hi) / 2; if (clears(m)) hi = m; else lo = m; }
+  return Math.max(1, Math.ceil(hi - op.samples));
+}
+
 export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
   const a = cfg.alpha;
   const screens: Criterion[] = [
@@ -207,8 +232,14 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     notes.push(`run the canary longer: about ${most} more canary outcomes (about ${Math.ceil(most / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
   }
   if (cfg.off_policy_may_pass && off.verdict !== 'pass' && op.samples > 0) {
-    if (!essOk) notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${Math.ceil(op.samples * (cfg.off_policy_min_ess / Math.max(op.ess, 1e-9) - 1))} more shadow cycles at the current overlap)`);
-    else notes.push(`off-policy alone: lower bound ${off.bound} does not clear −${cfg.margin_reward}`);
+    const moreShadow = moreShadowCycles(op, i.reward.upper, cfg.margin_reward, cfg.off_policy_min_ess);
+    if (moreShadow === null) {
+      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound ?? 'null'} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'with several times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
+    } else if (!essOk) {
+      notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${moreShadow} more shadow cycles at the current overlap, if its lower bound ${off.bound} narrows as projected)`);
+    } else {
+      notes.push(`off-policy alone: lower bound ${off.bound} does not clear −${cfg.margin_reward} yet (about ${moreShadow} more shadow cycles, if it narrows as projected)`);
+    }
   }
   const pendingNames = pending.map((x) => x.name).join(', ');
   return say(false, null, `not enough evidence yet: ${pendingNames ? `on-policy ${pendingNames} not bounded within the margin` : 'on-policy evidence incomplete'}`, notes.join('; '));
