@@ -232,9 +232,11 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     notes.push(`run the canary longer: about ${most} more canary outcomes (about ${Math.ceil(most / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
   }
   if (cfg.off_policy_may_pass && off.verdict !== 'pass' && op.samples > 0) {
-    const moreShadow = moreShadowCycles(op, i.reward.upper, cfg.margin_reward, cfg.off_policy_min_ess);
-    if (moreShadow === null) {
-      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound ?? 'null'} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'with several times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
+    const moreShadow = off.bound === null ? null : moreShadowCycles(op, i.reward.upper, cfg.margin_reward, cfg.off_policy_min_ess);
+    if (off.bound === null) {
+      notes.push('off-policy alone: no bound yet (it is read against the incumbent arm\'s reward, which has no outcomes)');
+    } else if (moreShadow === null) {
+      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'with several times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
     } else if (!essOk) {
       notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${moreShadow} more shadow cycles at the current overlap, if its lower bound ${off.bound} narrows as projected)`);
     } else {
