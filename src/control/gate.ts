@@ -22,7 +22,7 @@
 //   the margin; any on-policy criterion that fails still refuses.
 // Screens that every promotion needs: enough shadow cycles, no non-finite
 // output, and a proposed-violation rate not above production's.
-import { approxHalfWidth, type Bound } from '../engine/confseq.js';
+import { approxHalfWidth, HalfWidthWalk, type Bound } from '../engine/confseq.js';
 import type { ArmBounds } from '../engine/arms.js';
 
 export type { ArmBounds };
@@ -115,12 +115,15 @@ function moreCanaryOutcomes(cand: Bound, inc: Bound, estimate: number, margin: n
   if (!(room > 0)) return null;
   const r = ratio > 0 ? ratio : 0.05;
   const varC = cand.n > 1 ? cand.variance : inc.variance;
-  const need = (nc: number) => approxHalfWidth(varC, cand.span, alpha, nc) + approxHalfWidth(inc.variance, inc.span, alpha, inc.n + Math.max(0, nc - cand.n) * (1 - r) / r);
-  let hi = Math.max(16, cand.n * 2);
-  while (need(hi) > room) { hi *= 2; if (hi > 1e9) return null; }
-  let lo = cand.n;
-  while (hi - lo > Math.max(1, hi * 0.02)) { const m = (lo + hi) / 2; if (need(m) > room) lo = m; else hi = m; }
-  return Math.max(1, Math.ceil(hi - cand.n));
+  // Walk the canary's outcomes up in 2% steps (the incumbent's grow with them at the ratio) until the two
+  // projected half-widths fit in the room: one pass over the sums, cheap enough for every HEARTBEAT.
+  const wc = new HalfWidthWalk(varC, cand.span, alpha), wi = new HalfWidthWalk(inc.variance, inc.span, alpha);
+  for (let nc = Math.max(1, cand.n); nc <= 1e9; nc = Math.max(nc + 1, Math.ceil(nc * 1.02))) {
+    wc.advanceTo(nc);
+    wi.advanceTo(inc.n + (Math.max(0, nc - cand.n) * (1 - r)) / r);
+    if (wc.halfWidth + wi.halfWidth <= room) return Math.max(1, nc - cand.n);
+  }
+  return null;
 }
 
 /**
