@@ -239,7 +239,7 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     if (off.bound === null) {
       notes.push('off-policy alone: no bound yet (it is read against the incumbent arm\'s reward, which has no outcomes)');
     } else if (moreShadow === null) {
-      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'with several times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
+      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'even with four times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
     } else if (!essOk) {
       notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${moreShadow} more shadow cycles at the current overlap, if its lower bound ${off.bound} narrows as projected)`);
     } else {

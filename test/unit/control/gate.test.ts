@@ -83,9 +83,9 @@ describe('promotion gate (pure)', () => {
     const far = evaluateGate(base({ ...noCanary, off_policy: { samples: 21_822, ess: 203, estimate: 0, lower: -7 } }), DEFAULT_GATE);
     expect(far.missing).toMatch(/off-policy evidence cannot carry this candidate: .*a canary is needed/);
     expect(far.missing).not.toMatch(/more shadow cycles/);
-    // Enough ESS, a wide bound: several times the cycles would not do either.
+    // Enough ESS, a wide bound: four times the cycles would not do either.
     const wide = evaluateGate(base({ ...noCanary, off_policy: { samples: 50_000, ess: 5000, estimate: 0, lower: -2 } }), DEFAULT_GATE);
-    expect(wide.missing).toMatch(/cannot carry this candidate: its lower bound -2\.\d+ \(effective sample size 5000\) would still be below −0\.25 with several times the shadow cycles/);
+    expect(wide.missing).toMatch(/cannot carry this candidate: its lower bound -2\.\d+ \(effective sample size 5000\) would still be below −0\.25 even with four times the shadow cycles/);
   });
 
   it('a short canary: refuses as insufficient with an estimate of the canary outcomes still needed', () => {
