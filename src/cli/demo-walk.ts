@@ -18,7 +18,7 @@ export type Send = (cmd: Record<string, unknown>) => Promise<Record<string, unkn
 
 export interface WalkOptions {
   send: Send;
-  /** The first version to walk; a successor (next version number) follows one that fails its watch. */
+  /** The first version to walk; a successor (next version number) follows one that fails the health bars. */
   version: string;
   operator: string;
   /** The operator's secret, sent as `auth` on every command but HEARTBEAT (servers with an operators file). */
@@ -28,13 +28,14 @@ export interface WalkOptions {
   /** The canary step: this ratio is set before promotion is asked for (0: no canary step). */
   canaryRatio?: number;
   /**
-   * The watch after a promotion: once the monitoring window holds only the
-   * promoted model's decisions, its served survival must be above and its
-   * violation rate below these (the daily checklist's bars), or the walk
-   * trains a successor in shadow and promotes that. Without it, the walk ends
-   * as soon as the model serves.
+   * The health bars after a promotion (the walk's own check, not the
+   * sidecar's post-promotion watch, which goes on for its cycles): once the
+   * monitoring window holds only the promoted model's decisions, its served
+   * survival must be above and its violation rate below these (the daily
+   * checklist's bars), or the walk trains a successor in shadow and promotes
+   * that. Without it, the walk ends as soon as the model serves.
    */
-  watch?: { survival: number; violations: number };
+  bars?: { survival: number; violations: number };
   /** Versions walked at most (default 3). */
   maxVersions?: number;
   /** Between two PROMOTE_CANDIDATE asks and two HEARTBEAT polls (default 1000 ms). */
@@ -44,7 +45,7 @@ export interface WalkOptions {
 }
 
 export interface WalkResult {
-  /** serving: HEARTBEAT showed the model active in NORMAL mode (and it passed the watch); stopped: the signal came first; failed: a step was refused for good. */
+  /** serving: HEARTBEAT showed the model active in NORMAL mode (and it passed the health bars); stopped: the signal came first; failed: a step was refused for good. */
   outcome: 'serving' | 'stopped' | 'failed';
   /** The version walked last (the one serving when outcome is serving). */
   version: string;
@@ -93,8 +94,8 @@ export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
   const max = o.maxVersions ?? 3;
   for (let n = 1; ; n++) {
     const r = await walkOne(o, version, from, () => ++asks);
-    if (r !== 'watch-failed') return { ...r, asks };
-    if (n >= max) return { outcome: 'failed', version, asks, message: `${n} version(s) promoted, none passed the watch` };
+    if (r !== 'bars-failed') return { ...r, asks };
+    if (n >= max) return { outcome: 'failed', version, asks, message: `${n} version(s) promoted, none passed the health bars` };
     from = version;
     version = nextVersion(version);
     o.log(`training a successor, ${version}, from ${from}'s weights, in shadow while ${from} serves`);
@@ -102,20 +103,20 @@ export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
 }
 
 /** One version along the path; `from`: a successor starts from its predecessor's weights (REGISTER_MODEL init: {from}). */
-async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> {
+async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed'> {
   const every = o.everyMs ?? 1000;
   const op = { operator_id: o.operator, ...(o.auth !== undefined ? { auth: o.auth } : {}) };
   const hb = async (): Promise<Reply> => o.send({ type: 'HEARTBEAT' });
 
-  /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason); then the watch. */
-  const awaitServing = async (revision?: number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> => {
+  /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason); then the health bars. */
+  const awaitServing = async (revision?: number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed'> => {
     let said = '';
     while (!o.signal.aborted) {
       const h = await hb();
       const mode = String(h.failure_status?.mode);
       if (h.active_model === version && mode === 'NORMAL') {
         o.log(`${version} (revision ${String(h.active_revision)}) is active and the mode is NORMAL: it now serves`);
-        return o.watch ? watch(Number(h.monitoring?.metrics?.cycles ?? 0), h.active_revision) : { outcome: 'serving', version, revision: h.active_revision ?? revision };
+        return o.bars ? checkBars(Number(h.monitoring?.metrics?.cycles ?? 0), h.active_revision) : { outcome: 'serving', version, revision: h.active_revision ?? revision };
       }
       const why = h.active_model !== version
         ? `${version} is not active (active: ${String(h.active_model ?? 'none')})`
@@ -136,7 +137,7 @@ async function walkOne(o: WalkOptions, version: string, from: string | undefined
    * windows of cycles after it, all in NORMAL mode as far as the polls
    * see), against the checklist's bars.
    */
-  const watch = async (fromCycles: number, revision: number): Promise<Omit<WalkResult, 'asks'> | 'watch-failed'> => {
+  const checkBars = async (fromCycles: number, revision: number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed'> => {
     while (!o.signal.aborted) {
       await sleep(every, o.signal);
       const h = await hb();
@@ -147,12 +148,12 @@ async function walkOne(o: WalkOptions, version: string, from: string | undefined
       if (Number(m.cycles) - fromCycles < 2 * Number(m.window_cycles ?? 1000) || m.survival_rate === null) continue;
       const sv = Number(m.survival_rate), vr = Number(m.violation_rate);
       const figures = `survival ${sv.toFixed(3)}, violations ${vr.toFixed(4)} over its last ${String(m.outcomes_in_window)} outcomes`;
-      if (sv > o.watch!.survival && vr < o.watch!.violations) {
-        o.log(`${version} passes the watch: ${figures}`);
+      if (sv > o.bars!.survival && vr < o.bars!.violations) {
+        o.log(`${version} passes the health bars: ${figures}`);
         return { outcome: 'serving', version, revision };
       }
-      o.log(`${version} FAILS the watch: ${figures} (bars: survival > ${o.watch!.survival}, violations < ${o.watch!.violations})`);
-      return 'watch-failed';
+      o.log(`${version} FAILS the health bars: ${figures} (bars: survival > ${o.bars!.survival}, violations < ${o.bars!.violations})`);
+      return 'bars-failed';
     }
     return { outcome: 'stopped', version };
   };
@@ -223,10 +224,25 @@ async function walkOne(o: WalkOptions, version: string, from: string | undefined
       if (h.candidate_model === version && Number(h.canary_ratio) === 0) {
         canaryAborted = true;
         o.log(`the canary was aborted (canary ratio back to 0: ${String(h.failure_status?.last_failure?.type ?? 'see LIST_INCIDENTS')}): the canary arm was worse; ${version} is not promoted`);
-        return 'watch-failed';
+        return 'bars-failed';
       }
     }
     await sleep(every, o.signal);
   }
   return { outcome: 'stopped', version };
+}
+
+/**
+ * The sidecar's own post-promotion watch, from HEARTBEAT's `watch`: the demo
+ * stops a few seconds after a promotion, while that watch (5,000 cycles by
+ * default, a holdback arm on the previous policy) is usually still running.
+ */
+export function watchStatus(hb: Reply): string {
+  const w = hb.watch as Reply | null | undefined;
+  if (!w) return 'post-promotion watch: none running (it ended, or control.watch.cycles or holdback_ratio is 0)';
+  const v = w.verdict as Reply | null | undefined;
+  return `post-promotion watch of ${String(w.promoted?.version)} (revision ${String(w.promoted?.revision)}) against ${String(w.previous?.version ?? 'the rules policy')}: ` +
+    `running, ${String(w.cycles_done)} of ${String(w.cycles)} cycles, ${(Number(w.holdback_ratio) * 100).toFixed(0)}% of agents held back; ` +
+    `${v ? `${v.rollback ? 'ROLLING BACK' : 'holding'}: ${String(v.reason)}` : 'no verdict yet'} ` +
+    '(it goes on while the sidecar runs: `shadowpath gate` shows it; the demo stops before it ends)';
 }

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { parseArgs } from './args.js';
 import { serveArgs, startFromArgs } from './serve.js';
-import { walkShadowPath, type WalkResult } from './demo-walk.js';
+import { walkShadowPath, watchStatus, type WalkResult } from './demo-walk.js';
 import { runLoad } from '../sim/loadgen.js';
 import { TcpClient } from '../transport/client.js';
 import { healthChecks, formatHealth } from '../monitor/health.js';
@@ -23,9 +23,11 @@ line a second. Unless --no-promote, it walks the shadow path over TCP like an
 operator: registers M-Demo-V1, sets it as candidate (it learns in shadow while
 the rules policy serves), waits for the gate's minimum of shadow cycles, asks
 PROMOTE_CANDIDATE once a second until the gate passes, and confirms. Then it
-watches the promoted model: when its served survival is not above 0.9 or its
-violation rate not below 0.01 (the daily checklist's bars), it trains a
-successor (M-Demo-V2, from V1's weights) in shadow and promotes that.
+holds the promoted model to the health bars: when its served survival is not
+above 0.9 or its violation rate not below 0.01 (the daily checklist's bars),
+it trains a successor (M-Demo-V2, from V1's weights) in shadow and promotes
+that. At the end it prints the sidecar's post-promotion watch (HEARTBEAT
+\`watch\`), which usually is still running.
 Unless --config sets them, the demo uses learning.lr 0.02 and
 control.gate.min_shadow_cycles 20000 (see README, "Quick start"). A failure mode is reported with its incident and the
 command that resets it. At the end it prints the health checklist; exit 0 when
@@ -39,7 +41,7 @@ against it (shadowpath heartbeat, health, cmd ...).
   --no-promote        do not walk the shadow path
   --canary-ratio R    the canary's share of agents before promotion is asked for (default 0.1;
                       the gate needs the canary's on-policy evidence)
-  --until-serving     stop as soon as the walked model serves and has passed its watch
+  --until-serving     stop as soon as the walked model serves and passes the health bars
                       (--seconds, when given, still caps the run)
   --data-dir DIR      data directory (default ./data)
   --host, --tcp-port, --http-port, --config, --operators, --tls-cert, --tls-key, --allowed-host,
@@ -78,7 +80,7 @@ export const DEMO_CROWD_SHARE = 0.1;
  * 1,000-10,000 shadow cycles at lr 0.05 the frozen model survived as little
  * as 0.80-0.85 (the rules policy: 0.87; the checklist's bar: 0.9); at lr 0.05
  * 4 of 160 checkpoints between 20,000 and 26,000 cycles (40 seeds) were below
- * 0.9, at lr 0.02 1 of 160. The walk's watch (demo-walk.ts) catches that one:
+ * 0.9, at lr 0.02 1 of 160. The walk's health bars (demo-walk.ts) catch that one:
  * a promoted model below the bar is followed by a successor.
  */
 export const DEMO_LEARNING_RATE = 0.02;
@@ -92,8 +94,8 @@ export const DEMO_MIN_SHADOW_CYCLES = 20_000;
 const PACE = 'timer';
 // Measured, 12 s at 2,000 cycles/s without promotion: 7.3 s of user CPU with spin, 1.5 s with the timer.
 
-/** The daily checklist's bars, which the walk's watch holds a promoted model to. */
-const WATCH = { survival: 0.9, violations: 0.01 };
+/** The daily checklist's bars, which the walk holds a promoted model to (its own check, not the sidecar's post-promotion watch). */
+const BARS = { survival: 0.9, violations: 0.01 };
 
 /** The command that takes the sidecar out of its current failure mode, for a user to copy. */
 export function resetCommand(st: Sidecar['control']['state'], portFlags: string): string {
@@ -125,7 +127,7 @@ export async function demo(argv: string[]): Promise<number> {
   const s = server.sidecar;
   const portFlags = `--tcp-port ${server.tcpPort}`;
   const ac = new AbortController();
-  /** --until-serving: the walked model serves and passed its watch. */
+  /** --until-serving: the walked model serves and passed the health bars. */
   const served = new AbortController();
   let stopping = false;
   const stop = () => { if (!stopping) { stopping = true; ac.abort(); } };
@@ -168,7 +170,7 @@ export async function demo(argv: string[]): Promise<number> {
     walker = await TcpClient.connect(server.host, server.tcpPort!);
     const send = walker.request.bind(walker);
     walk = walkShadowPath({
-      send, version: first, operator: OP, auth: process.env.SHADOWPATH_SECRET, metadata: { architecture: 'mlp', hidden: 32 }, watch: WATCH,
+      send, version: first, operator: OP, auth: process.env.SHADOWPATH_SECRET, metadata: { architecture: 'mlp', hidden: 32 }, bars: BARS,
       canaryRatio: (o['canary-ratio'] as number | undefined) ?? CANARY_RATIO, signal: ac.signal, log,
     }).catch((e: Error) => ({ outcome: 'failed' as const, version: first, asks: 0, message: e.message }));
     if (o['until-serving'] === true) void walk.then((r) => { if (r.outcome === 'serving') served.abort(); });
@@ -217,7 +219,7 @@ export async function demo(argv: string[]): Promise<number> {
   if (mode !== 'NORMAL') reasons.push(`the failure mode is ${mode}; reset with: ${resetCommand(s.control.state, '--tcp-port N')} (against a running server)`);
   if (promote && walked?.outcome !== 'serving') {
     reasons.push(walked?.outcome === 'failed' ? `${expected}: ${walked.message ?? 'the walk failed'}`
-      : `the demo stopped before ${expected} was promoted and had passed its watch (active: ${String(hb.active_model ?? 'none')}); run it longer`);
+      : `the demo stopped before ${expected} was promoted and had passed the health bars (active: ${String(hb.active_model ?? 'none')}); run it longer`);
   }
   for (const c of health.checks) if (c.verdict === 'FAIL') reasons.push(`health check FAILED: ${c.name}: ${c.figure}`);
   await server.close();
@@ -225,6 +227,7 @@ export async function demo(argv: string[]): Promise<number> {
   console.log(`demo done: ${summary.answered} cycles in ${summary.seconds}s, latency p50 ${l.p50} µs, p99 ${l.p99} µs; ` +
     `arena survival ${summary.survival_rate?.toFixed(3)}, violations ${summary.violation_rate?.toFixed(4)}; data in ${s.paths.root}`);
   console.log(formatHealth(health));
+  if (promote) console.log(watchStatus(hb));
   if (reasons.length === 0) {
     console.log(`healthy: mode NORMAL, ${hb.active_model ? `${String(hb.active_model)} (revision ${String(hb.active_revision)}) serves` : 'the rules policy serves'}`);
     return 0;

@@ -22,7 +22,7 @@
 //   the margin; any on-policy criterion that fails still refuses.
 // Screens that every promotion needs: enough shadow cycles, no non-finite
 // output, and a proposed-violation rate not above production's.
-import { approxHalfWidth, type Bound } from '../engine/confseq.js';
+import { approxHalfWidth, HalfWidthWalk, type Bound } from '../engine/confseq.js';
 import type { ArmBounds } from '../engine/arms.js';
 
 export type { ArmBounds };
@@ -115,12 +115,40 @@ function moreCanaryOutcomes(cand: Bound, inc: Bound, estimate: number, margin: n
   if (!(room > 0)) return null;
   const r = ratio > 0 ? ratio : 0.05;
   const varC = cand.n > 1 ? cand.variance : inc.variance;
-  const need = (nc: number) => approxHalfWidth(varC, cand.span, alpha, nc) + approxHalfWidth(inc.variance, inc.span, alpha, inc.n + Math.max(0, nc - cand.n) * (1 - r) / r);
-  let hi = Math.max(16, cand.n * 2);
-  while (need(hi) > room) { hi *= 2; if (hi > 1e9) return null; }
-  let lo = cand.n;
-  while (hi - lo > Math.max(1, hi * 0.02)) { const m = (lo + hi) / 2; if (need(m) > room) lo = m; else hi = m; }
-  return Math.max(1, Math.ceil(hi - cand.n));
+  // Walk the canary's outcomes up in 2% steps (the incumbent's grow with them at the ratio) until the two
+  // projected half-widths fit in the room: one pass over the sums, cheap enough for every HEARTBEAT.
+  const wc = new HalfWidthWalk(varC, cand.span, alpha), wi = new HalfWidthWalk(inc.variance, inc.span, alpha);
+  for (let nc = Math.max(1, cand.n); nc <= 1e9; nc = Math.max(nc + 1, Math.ceil(nc * 1.02))) {
+    wc.advanceTo(nc);
+    wi.advanceTo(inc.n + (Math.max(0, nc - cand.n) * (1 - r)) / r);
+    if (wc.halfWidth + wi.halfWidth <= room) return Math.max(1, nc - cand.n);
+  }
+  return null;
+}
+
+/**
+ * About how many more shadow cycles would let the off-policy lower bound
+ * clear the margin, or null when it plausibly would not. The bound's
+ * half-width (estimate − lower) is projected to shrink as a sequence's does
+ * (approxHalfWidth), from the current samples to those the effective-sample-
+ * size floor needs at the current overlap, searched up to 4× that. The bound
+ * is over clipped importance-weighted rewards: unless the candidate nearly
+ * always agrees with production it stays far below the margin (−6 to −7
+ * against −0.25 after 20,000 shadow cycles), and telling the operator to wait
+ * for ~100,000 more would send them waiting for nothing.
+ */
+function moreShadowCycles(op: GateFigures['off_policy'], incUpper: number, margin: number, minEss: number): number | null {
+  if (op.estimate === null || op.lower === null || !(op.samples > 0)) return null;
+  const half = Math.max(0, op.estimate - op.lower);
+  const atFloor = op.ess >= minEss ? op.samples : Math.ceil((op.samples * minEss) / Math.max(op.ess, 1e-9));
+  // How the half-width shrinks from samples to n; the variance of the weighted rewards is not in the figures, and the ratio hardly depends on it.
+  const now = approxHalfWidth(0.25, 1, 0.025, op.samples);
+  const clears = (n: number) => op.estimate! - (half * approxHalfWidth(0.25, 1, 0.025, n)) / now - incUpper > -margin;
+  if (!clears(4 * atFloor)) return null;
+  let lo = atFloor, hi = 4 * atFloor;
+  if (clears(lo)) hi = lo;
+  while (hi - lo > Math.max(1, hi * 0.02)) { const m = (lo + hi) / 2; if (clears(m)) hi = m; else lo = m; }
+  return Math.max(1, Math.ceil(hi - op.samples));
 }
 
 export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
@@ -207,8 +235,16 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     notes.push(`run the canary longer: about ${most} more canary outcomes (about ${Math.ceil(most / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
   }
   if (cfg.off_policy_may_pass && off.verdict !== 'pass' && op.samples > 0) {
-    if (!essOk) notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${Math.ceil(op.samples * (cfg.off_policy_min_ess / Math.max(op.ess, 1e-9) - 1))} more shadow cycles at the current overlap)`);
-    else notes.push(`off-policy alone: lower bound ${off.bound} does not clear −${cfg.margin_reward}`);
+    const moreShadow = off.bound === null ? null : moreShadowCycles(op, i.reward.upper, cfg.margin_reward, cfg.off_policy_min_ess);
+    if (off.bound === null) {
+      notes.push('off-policy alone: no bound yet (it is read against the incumbent arm\'s reward, which has no outcomes)');
+    } else if (moreShadow === null) {
+      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'even with four times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
+    } else if (!essOk) {
+      notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${moreShadow} more shadow cycles at the current overlap, if its lower bound ${off.bound} narrows as projected)`);
+    } else {
+      notes.push(`off-policy alone: lower bound ${off.bound} does not clear −${cfg.margin_reward} yet (about ${moreShadow} more shadow cycles, if it narrows as projected)`);
+    }
   }
   const pendingNames = pending.map((x) => x.name).join(', ');
   return say(false, null, `not enough evidence yet: ${pendingNames ? `on-policy ${pendingNames} not bounded within the margin` : 'on-policy evidence incomplete'}`, notes.join('; '));

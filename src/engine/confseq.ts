@@ -109,13 +109,62 @@ export class MeanCS {
 
 /**
  * About the half-width a sequence like this reaches after `n` observations,
- * given a variance (original units) and the range of the observations: it
- * shrinks like sqrt(log(n) / n), the log being the price of validity at all
- * times at once. For "how much more evidence is needed" messages only; the
- * gate itself reads the real bounds.
+ * given a variance (original units) and the range of the observations: the
+ * sequence's own formula (above) with every squared deviation replaced by
+ * the variance, λ_t drawn from the variance estimate it would have (the
+ * prior 1/4 weighing as one observation). It shrinks like
+ * sqrt(log(n) log log(n) / n). For "how much more evidence is needed"
+ * messages only; the gate itself reads the real bounds.
+ *
+ * The sums run along n (advanceTo), so a search for the n that narrows a
+ * bound enough walks once instead of summing from 1 at every guess: exactly
+ * over the first 16 terms, then over bins at most 25% wide, each term at the
+ * bin's geometric middle (within 0.1% of the exact sum; about 90 terms for
+ * n = 10⁹). The gate projects on every HEARTBEAT.
  */
+export class HalfWidthWalk {
+  private t = 0;
+  private sumL = 0;
+  private sumPsi = 0;
+  private readonly L: number;
+  private readonly v: number;
+
+  constructor(variance: number, private readonly span: number, alpha: number) {
+    this.L = Math.log(1 / alpha);
+    this.v = Math.min(0.25, Math.max(variance / (span * span), 1e-12));
+  }
+
+  private term(t: number, count: number): void {
+    const v = this.v;
+    const vPrev = (0.25 + (t - 1) * v) / t;
+    const lam = Math.min(C, Math.sqrt((2 * this.L) / (vPrev * t * Math.log(1 + t))));
+    this.sumL += count * lam;
+    this.sumPsi += count * v * (-Math.log(1 - lam) - lam);
+  }
+
+  /** Adds the terms up to observation floor(n) (no-op when already there). */
+  advanceTo(n: number): this {
+    const end = Math.floor(n);
+    while (this.t < end) {
+      const a = this.t + 1;
+      if (a <= 16) { this.term(a, 1); this.t = a; continue; }
+      const b = Math.min(end, Math.max(a, Math.floor(a * 1.25)));
+      this.term(Math.sqrt(a * b), b - a + 1);
+      this.t = b;
+    }
+    return this;
+  }
+
+  get n(): number { return this.t; }
+
+  /** The projected half-width at the current n (original units); Infinity before any observation. */
+  get halfWidth(): number {
+    if (this.sumL <= 0) return Infinity;
+    return Math.min(this.span, (this.span * (this.L + this.sumPsi)) / this.sumL);
+  }
+}
+
 export function approxHalfWidth(variance: number, span: number, alpha: number, n: number): number {
-  if (n <= 0) return Infinity;
-  const L = Math.log(1 / alpha);
-  return Math.sqrt((2 * Math.max(variance, 1e-12) * L * Math.max(1, Math.log(1 + n))) / n) + (2 * L * span) / n;
+  if (!(n > 0)) return Infinity;
+  return new HalfWidthWalk(variance, span, alpha).advanceTo(n).halfWidth;
 }

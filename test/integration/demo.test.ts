@@ -15,7 +15,7 @@ import { verifyLogFile } from '../../src/audit/log.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const RUNS = Number(process.env.DEMO_RUNS ?? 2);
-// A cap: each run stops once its model serves and passed the watch (--until-serving), ~12 s here.
+// A cap: each run stops once its model serves and passed the health bars (--until-serving), ~12 s here.
 const SECONDS = Number(process.env.DEMO_SECONDS ?? 60);
 let cleanups: Array<() => void> = [];
 afterEach(() => { cleanups.reverse().forEach((c) => c()); cleanups = []; });
@@ -48,7 +48,11 @@ async function judge(dir: string, r: DemoRun): Promise<{ healthy: boolean; why: 
   if (st.failure.mode !== 'NORMAL') why.push(`state: mode ${st.failure.mode} (${st.failure.last_failure?.type}: ${st.failure.last_failure?.detail})`);
   if (st.lockdown.active) why.push('state: lockdown');
   if (!/^M-Demo-V\d+$/.test(st.active?.version ?? '')) why.push(`state: active ${st.active?.version ?? 'none'}`);
-  if (!r.stderr.includes(`${st.active?.version} passes the watch`)) why.push('the serving model did not pass the watch');
+  if (!r.stderr.includes(`${st.active?.version} passes the health bars`)) why.push('the serving model did not pass the health bars');
+  // The sidecar's own post-promotion watch is still running when the demo stops: it says so, with its figures.
+  const w = new RegExp(`^post-promotion watch of ${st.active?.version} \\(revision \\d+\\) against [^:]+: running, (\\d+) of (\\d+) cycles, \\d+% of agents held back; (holding|no verdict yet)`, 'm').exec(r.stdout);
+  if (!w) why.push('no line about the running post-promotion watch');
+  else if (!(Number(w[1]) < Number(w[2])) || !st.watch) why.push(`watch line ${w[0]} but state.watch ${JSON.stringify(st.watch)}`);
   const v = await verifyLogFile(join(dir, 'audit', 'audit.log'));
   if (!v.ok) why.push('audit chain broken');
   const serves = r.stderr.indexOf('it now serves');

@@ -76,30 +76,30 @@ describe('demo walk', () => {
   });
 });
 
-describe('demo walk: the watch after a promotion', () => {
-  async function walkWith(watch: { survival: number; violations: number }, maxVersions: number) {
+describe('demo walk: the health bars after a promotion', () => {
+  async function walkWith(bars: { survival: number; violations: number }, maxVersions: number) {
     const s = await open();
     const lines: string[] = [];
     const ac = new AbortController();
     let done = false;
     const walk = walkShadowPath({ send: (c) => s.handle(c) as Promise<Record<string, unknown>>, version: 'M-Walk-1', operator: 'Op-01', everyMs: 20,
-      watch, maxVersions, signal: ac.signal, log: (l) => lines.push(l) }).finally(() => { done = true; });
+      bars, maxVersions, signal: ac.signal, log: (l) => lines.push(l) }).finally(() => { done = true; });
     // Cycles with outcomes until the walk is over: shadow cycles first, then the promoted model's own window.
     while (!done) { await drive(s, 64); await new Promise((r) => setTimeout(r, 5)); }
     return { s, lines, r: await walk };
   }
 
-  it('a promoted model inside the bars passes the watch', async () => {
+  it('a promoted model inside the bars passes the health bars', async () => {
     const { s, lines, r } = await walkWith({ survival: -1, violations: 2 }, 3);
     expect(r).toMatchObject({ outcome: 'serving', version: 'M-Walk-1', revision: 1 });
-    expect(lines.some((l) => /^M-Walk-1 passes the watch: survival [\d.]+, violations [\d.]+ over its last \d+ outcomes$/.test(l))).toBe(true);
+    expect(lines.some((l) => /^M-Walk-1 passes the health bars: survival [\d.]+, violations [\d.]+ over its last \d+ outcomes$/.test(l))).toBe(true);
     expect((s.heartbeat() as any).active_model).toBe('M-Walk-1');
   });
 
   it('a promoted model outside the bars is followed by a successor from its weights, promoted over it; the walk gives up after maxVersions', async () => {
     const { s, lines, r } = await walkWith({ survival: 1.01, violations: 2 }, 2);
-    expect(r).toMatchObject({ outcome: 'failed', version: 'M-Walk-2', message: '2 version(s) promoted, none passed the watch' });
-    expect(lines.filter((l) => l.includes('FAILS the watch'))).toHaveLength(2);
+    expect(r).toMatchObject({ outcome: 'failed', version: 'M-Walk-2', message: '2 version(s) promoted, none passed the health bars' });
+    expect(lines.filter((l) => l.includes('FAILS the health bars'))).toHaveLength(2);
     expect(lines).toContain("training a successor, M-Walk-2, from M-Walk-1's weights, in shadow while M-Walk-1 serves");
     const hb = s.heartbeat() as any;
     expect(hb.active_model).toBe('M-Walk-2');

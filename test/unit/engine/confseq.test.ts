@@ -80,4 +80,29 @@ describe('MeanCS (predictable plug-in empirical Bernstein)', () => {
     expect(approxHalfWidth(0.03, 1, 0.025, 10_000)).toBeLessThan(approxHalfWidth(0.25, 1, 0.025, 10_000));
     expect(approxHalfWidth(0.25, 1, 0.025, 0)).toBe(Infinity);
   });
+
+  it('projects within 10% of the half-width a real sequence reaches (deaths at 10% and 2%, fair coins, rewards in [−10, 10])', () => {
+    let st = 99;
+    const rnd = () => { st = (st + 0x6d2b79f5) >>> 0; let t = Math.imul(st ^ (st >>> 15), 1 | st); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+    const streams: Array<[MeanCS, () => number]> = [
+      [new MeanCS(0.025), () => (rnd() < 0.1 ? 1 : 0)],
+      [new MeanCS(0.025), () => (rnd() < 0.02 ? 1 : 0)],
+      [new MeanCS(0.025), () => (rnd() < 0.5 ? 1 : 0)],
+      [new MeanCS(0.025, -10, 10), () => (rnd() < 0.1 ? -5 : 0.05) + rnd() - 0.5],
+    ];
+    let checked = 0;
+    for (const [cs, draw] of streams) {
+      for (let t = 1; t <= 100_000; t++) {
+        cs.push(draw());
+        if (t === 1000 || t === 10_000 || t === 100_000) {
+          const b = cs.bound(), real = (b.upper - b.lower) / 2;
+          const ratio = approxHalfWidth(b.variance, b.span, 0.025, t) / real;
+          expect(ratio, `n ${t}, mean ${b.mean}`).toBeGreaterThan(0.9);
+          expect(ratio, `n ${t}, mean ${b.mean}`).toBeLessThan(1.1);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBe(12);
+  });
 });
