@@ -112,6 +112,10 @@ describe('shadowpath demo', () => {
     expect(stuck.code).toBe(1);
     expect(stuck.stderr).toMatch(/FAILURE MODE TEMPORAL_LOCK \(TIME_INTEGRITY_VIOLATION: timestamp [\d.]+ is before [\d.]+\): every cycle is answered STOP/);
     expect(stuck.stderr).toMatch(/shadowpath cmd RESET_FAILURE_STATUS --operator demo --yes --tcp-port \d+/);
+    // The pointer names a section the README has.
+    const section = /Investigate \(README, "([^"]+)"\)/.exec(stuck.stderr)?.[1];
+    expect(section).toBe('Making an incident, and investigating it');
+    expect(readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8')).toContain(`**${section}**`);
     expect(stuck.stderr).not.toContain('now serves');
     expect(stuck.stdout).toMatch(/NOT healthy: the failure mode is TEMPORAL_LOCK/);
 
