@@ -157,7 +157,7 @@ export async function demo(argv: string[]): Promise<number> {
     const effect = mode === 'LOCKDOWN' || mode === 'TEMPORAL_LOCK' ? 'every cycle is answered STOP' : mode === 'SAFE_MODE' ? 'the rules policy decides' : 'learning is paused';
     const byItself = mode === 'SAFE_MODE' && lf?.type === 'INFERENCE_TIMEOUT';
     log(`FAILURE MODE ${mode} (${cause}): ${effect}. ${byItself ? 'It returns to NORMAL by itself after failures.safe_mode_cycles cycles.'
-      : `Investigate (README, "Incident investigation"), then reset with:\n  ${resetCommand(st, portFlags)}`}`);
+      : `Investigate (README, "Making an incident, and investigating it"), then reset with:\n  ${resetCommand(st, portFlags)}`}`);
   };
   watchFailures();
 

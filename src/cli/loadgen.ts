@@ -17,7 +17,11 @@ forced STOPs exceed --max-forced-stop-rate.
 
 Each run drives fresh agents, lg-<run id>-<n> (a random run id unless
 --run-id is given); their timestamps follow the wall clock, so running it
-again and again never sends a time that goes back for an agent.
+again and again never sends a time that goes back for an agent. An agent's
+cycles all travel on one connection (agent k on connection k % N), one at a
+time: a cycle due while its agent awaits a reply waits for it (held_for_agent
+counts them; the wait is in its latency), so the server always sees an agent's
+timestamps in the order they were made.
 
   --transport T       tcp (JSON lines), binary (MessagePack frames) or http (default tcp)
   --rate N            cycles per second offered (default 1000)
@@ -31,8 +35,11 @@ again and again never sends a time that goes back for an agent.
                       DISASTER_FALLBACK) before the run fails (default 0.01)
   --pace P            spin (sub-millisecond send times, a busy core) or timer (1 ms ticks, idle
                       between; latency still counts from the intended time) (default spin)
-  --file F            replay recorded cycles (one JSON object per line) instead of the arena
-                      (their agent ids and timestamps are sent as recorded)
+  --file F            replay recorded cycles (one JSON object per line) instead of the arena,
+                      again from the top when the file ends; agent ids are sent as recorded, a
+                      numeric state.timestamp is moved to now keeping the recorded spacing (never
+                      ahead of the clock, at most 1 s behind it, never back for an agent, also
+                      across wraps)
   --json              print the JSON result instead of the table
   --out F             also write the JSON result to F
   --host HOST         server address (default 127.0.0.1)
@@ -76,7 +83,7 @@ export async function loadgenCommand(argv: string[]): Promise<number> {
   const mode = (p: typeof s.server_start) => (p ? `${p.mode} (${p.incident_count} incident(s))` : 'unknown (no HEARTBEAT answer)');
   const l = s.latency_us;
   console.log(`transport ${s.transport}, ${s.connections} connection(s), offered ${s.offered_per_s}/s for ${s.seconds}s`);
-  console.log(`  achieved   ${s.achieved_per_s}/s (${s.answered} of ${s.sent} answered, ${s.ok} OK)`);
+  console.log(`  achieved   ${s.achieved_per_s}/s (${s.answered} of ${s.sent} answered, ${s.ok} OK${s.held_for_agent ? `; ${s.held_for_agent} waited for their agent's previous reply` : ''})`);
   console.log(`  latency    p50 ${l.p50} µs   p90 ${l.p90} µs   p99 ${l.p99} µs   p99.9 ${l.p999} µs   max ${l.max} µs`);
   console.log(`  errors     ${Object.keys(s.errors_by_code).length ? JSON.stringify(s.errors_by_code) : 'none'}${s.unanswered ? `; ${s.unanswered} unanswered` : ''}`);
   console.log(`  sources    ${Object.entries(s.policy_sources).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);

@@ -9,7 +9,9 @@ export const REPLAY_HELP = `usage: shadowpath replay INCIDENT_FILE [--json]
 Runs the cycle recorded in an incident's state snapshot through the same
 engine, offline (no server), and compares the decision with the recorded one.
 Exit 0 when they match bit for bit, 1 when they differ or cannot be compared
-(a report or snapshot that does not exist: E_NO_INCIDENT).`;
+(a report or snapshot that does not exist: E_NO_INCIDENT). For a WORKER_CRASH or
+INFERENCE_TIMEOUT incident the recorded kernel failure is re-injected (the
+kernel is not run), and the output says so: the match checks the fallback path.`;
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const file = argv[0];
@@ -25,6 +27,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     const a = JSON.stringify((r.recorded as Record<string, unknown>)[f]), b = JSON.stringify((r.replayed as Record<string, unknown>)[f]);
     console.log(`  ${f.padEnd(w)}  ${String(a).padEnd(36)}  ${b}${a === b ? '' : '   <-- differs'}`);
   }
-  console.log(r.match ? 'MATCH: the replayed decision is the recorded one, bit for bit' : `DIFFERENT in ${r.differences.map((d) => d.field).join(', ')}`);
+  const reinjected = r.kernel_failure_reinjected ? ` (the kernel failure ${r.kernel_failure_reinjected} was re-injected as recorded: this checks the fallback path, not a recomputed decision)` : '';
+  console.log(r.match ? `MATCH: the replayed decision is the recorded one, bit for bit${reinjected}` : `DIFFERENT in ${r.differences.map((d) => d.field).join(', ')}${reinjected}`);
   return r.match ? 0 : 1;
 }

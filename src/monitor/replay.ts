@@ -24,6 +24,12 @@ export interface ReplayResult {
   differences: Array<{ field: string; recorded: unknown; replayed: unknown }>;
   recorded: Partial<CycleReply>;
   replayed: Partial<CycleReply>;
+  /**
+   * The recorded kernel failure (WORKER_CRASH, INFERENCE_TIMEOUT) that the
+   * replay injected instead of running the kernel, or null: with one, a match
+   * checks the fallback path, not a recomputed decision.
+   */
+  kernel_failure_reinjected: 'WORKER_CRASH' | 'INFERENCE_TIMEOUT' | null;
 }
 
 function pick(r: CycleReply): Partial<CycleReply> {
@@ -93,7 +99,8 @@ export async function replay(reportPath: string): Promise<ReplayResult> {
     if (r.status !== 'OK') throw new SidecarError('E_INTERNAL', `the replayed cycle was refused: ${JSON.stringify(r)}`);
     const recorded = pick(c.reply), replayed = pick(r as CycleReply);
     const differences = DECISION_FIELDS.filter((f) => !same(recorded[f], replayed[f])).map((f) => ({ field: f, recorded: recorded[f], replayed: replayed[f] }));
-    return { incident_id: report.incident_id, type: report.type, cycle_id: c.cycle_id, agent_id: c.agent_id, match: differences.length === 0, differences, recorded, replayed };
+    return { incident_id: report.incident_id, type: report.type, cycle_id: c.cycle_id, agent_id: c.agent_id, match: differences.length === 0, differences, recorded, replayed,
+      kernel_failure_reinjected: c.kernel === 'OK' || c.kernel === undefined ? null : c.kernel };
   } finally {
     await e.close();
   }

@@ -6,6 +6,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { openSidecar, confirmed } from '../helpers/sidecar.js';
 import { replay } from '../../src/monitor/replay.js';
@@ -18,6 +19,7 @@ import { ARCH_LINEAR } from '../../src/kernel/layout.js';
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
 const OP = 'Op-01';
+const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 
 async function fresh(extra: Partial<SidecarOptions> = {}): Promise<{ s: Sidecar; dir: string }> {
   const t = tmpDir();
@@ -53,6 +55,13 @@ async function checkIncident(_s: Sidecar, dir: string, type: string, replayable 
     const r = await replay(join(dir, 'failures', `incident_${inc!.incident_id}.json`));
     expect(r.differences).toEqual([]);
     expect(r.match).toBe(true);
+    // A recorded kernel failure is re-injected, not recomputed; the CLI says so.
+    const reinjected = type === 'WORKER_CRASH' || type === 'INFERENCE_TIMEOUT';
+    expect(r.kernel_failure_reinjected).toBe(reinjected ? type : null);
+    if (reinjected) {
+      const out = execSync(`"${process.execPath}" "${MAIN}" replay "${join(dir, 'failures', `incident_${inc!.incident_id}.json`)}"`).toString();
+      expect(out).toContain(`MATCH: the replayed decision is the recorded one, bit for bit (the kernel failure ${type} was re-injected as recorded`);
+    }
   }
   return inc!;
 }

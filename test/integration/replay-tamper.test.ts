@@ -86,6 +86,8 @@ describe('shadowpath replay of a model decision', () => {
     const text = await run(['replay', reportPath]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain('MATCH: the replayed decision is the recorded one, bit for bit');
+    expect(out.kernel_failure_reinjected).toBeNull();
+    expect(text.stdout).not.toContain('re-injected'); // recomputed, so not said to be
   });
 
   it('a tampered recorded decision: DIFFERENT in intent, exit 1', async () => {
