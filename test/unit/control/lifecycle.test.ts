@@ -167,6 +167,18 @@ describe('lifecycle semantics', () => {
     expect(transition(safeMode, { type: 'SAFE_MODE_EXPIRED' }, ctx()).ok).toBe(false);
   });
 
+  it('the expiry of a timeout\'s SAFE_MODE never ends another mode, though the last failure was the timeout', () => {
+    // A worse mode (TEMPORAL_LOCK) over the timeout's SAFE_MODE: its last
+    // failure can still read INFERENCE_TIMEOUT; only the mode check keeps the
+    // timeout's expiry from unlocking it (a mutant that drops it survived).
+    const lockedAfterTimeout: ControlState = { ...prodAndCand, failure: { mode: 'TEMPORAL_LOCK', since: 't', last_failure: { type: 'INFERENCE_TIMEOUT', at: 't', detail: '' }, incident_count: 2 } };
+    const t = transition(lockedAfterTimeout, { type: 'SAFE_MODE_EXPIRED' }, ctx());
+    expect(t).toMatchObject({ ok: false, code: 'E_ALREADY_NORMAL' });
+    expect(lockedAfterTimeout.failure.mode).toBe('TEMPORAL_LOCK');
+    const inTimeout: ControlState = { ...lockedAfterTimeout, failure: { ...lockedAfterTimeout.failure, mode: 'SAFE_MODE' } };
+    expect(transition(inTimeout, { type: 'SAFE_MODE_EXPIRED' }, ctx())).toMatchObject({ ok: true, next: { failure: { mode: 'NORMAL' } } });
+  });
+
   it('setting a candidate draws a new canary salt; the same candidate set again gets another', () => {
     const a = transition(S0, commands.candidate_B, ctx());
     if (!a.ok) throw new Error('a');
