@@ -13,6 +13,7 @@ import { selfSignedCert, type SelfSigned } from '../helpers/tls.js';
 import { ShadowpathClient, ShadowpathClientError } from '../../src/client/index.js';
 import { ERROR_CODES } from '../../src/errors.js';
 import type { RunningServer } from '../../src/server.js';
+import { waitFor } from '../helpers/wait.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
@@ -69,11 +70,14 @@ describe('ShadowpathClient', () => {
     c.on('connect', () => events.push('connect'));
     expect(await c.cycle({ agent_id: 'r', state: { health: 1 } })).toMatchObject({ status: 'OK' });
     await first.s.close();
-    for (let i = 0; i < 100 && c.connected; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the client to see the disconnect', () => !c.connected);
     expect(c.connected).toBe(false);
-    // Made while disconnected: queued, sent once the server is back.
+    // Made while disconnected: queued, sent once the server is back. It must
+    // outlive at least one failed reconnection attempt (a 'reconnecting' event
+    // after it was queued), not just the first one.
+    const attempts = events.filter((e) => e === 'reconnecting').length;
     const waiting = c.cycle({ agent_id: 'r', state: { health: 1 } });
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('a reconnection attempt while the request waits', () => events.filter((e) => e === 'reconnecting').length >= attempts + 1);
     const second = await server(first.dir, { tcpPort: port });
     cleanups.push(() => second.close());
     expect(await waiting).toMatchObject({ status: 'OK', agent_id: 'r' });
@@ -98,7 +102,7 @@ describe('ShadowpathClient', () => {
     // Written, then the connection drops before the reply: rejected, not re-sent.
     const c2 = await client(port, { reconnect: { initialDelayMs: 1000 } });
     const inflight = c2.cycle({ state: { health: 1 } });
-    for (let i = 0; i < 100 && socks.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor('the second connection at the silent server', () => socks.length >= 2);
     socks[1].destroy();
     const err = await inflight.then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ShadowpathClientError);

@@ -20,6 +20,16 @@ async function fresh(extra = {}): Promise<{ s: Sidecar; dir: string }> {
 }
 const OP = 'Op-01';
 
+// vitest.config.ts runs this file twice: project `main` (kernel on the calling
+// thread) and project `threads` (one kernel worker thread). This pins that the
+// `threads` variant really runs over a worker, so it cannot silently degrade.
+it('runs the kernel on the pool threads of its vitest project (main: 0, threads: 1)', async ({ task }) => {
+  const { s } = await fresh();
+  const want = task.file.projectName === 'threads' ? 1 : Number(process.env.SP_TEST_POOL_THREADS ?? 0);
+  expect(s.engine.config.pool_threads).toBe(want);
+  if (task.file.projectName === 'threads') expect(want).toBe(1);
+});
+
 describe('runbook: the shadow path', () => {
   it('register → candidate → 1000 shadow cycles → canary → two-step promotion', async () => {
     const { s, dir } = await fresh();

@@ -122,7 +122,7 @@ describe('TCP, newline-delimited JSON', () => {
     const lines: string[] = [];
     sock.on('data', (d) => lines.push(...d.toString().split('\n').filter(Boolean)));
     await new Promise((r) => sock.on('connect', r));
-    const until = async (n: number) => { for (let i = 0; i < 200 && lines.length < n; i++) await new Promise((r) => setTimeout(r, 20)); };
+    const until = (n: number) => waitFor(`${n} reply line(s)`, () => lines.length >= n);
     sock.write(JSON.stringify({ agent_id: 'nl', state: STATE }) + '\n');
     await until(1);
     sock.write(JSON.stringify({ agent_id: 'nl', state: STATE })); // bare, but not the first request
@@ -130,6 +130,8 @@ describe('TCP, newline-delimited JSON', () => {
     sock.write(JSON.stringify({ type: 'HEARTBEAT' }) + '\n');
     await until(3);
     expect(lines.map((l) => JSON.parse(l).status)).toEqual(['OK', 'OK', 'OK']);
+    // Inherent: "stays open" is the absence of a close, shown over a window
+    // (200 ms, far longer than the reply-then-end of a one-request client takes).
     await new Promise((r) => setTimeout(r, 200));
     expect(closed).toBe(false);
   });

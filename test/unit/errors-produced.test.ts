@@ -14,6 +14,7 @@ import { TcpServer } from '../../src/transport/tcp.js';
 import { DEFAULT_LIMITS, BINARY_PREFACE } from '../../src/transport/framing.js';
 import { isSidecarError } from '../../src/errors.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 let cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
@@ -119,9 +120,10 @@ describe('error codes produced for real', () => {
   it('E_SHUTTING_DOWN: a connection that arrives while the server drains', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => { release = r; });
-    const { srv, port } = await tcp(async () => { await held; return { status: 'OK' }; });
+    let inFlight = false;
+    const { srv, port } = await tcp(async () => { inFlight = true; await held; return { status: 'OK' }; });
     const first = rawLines(port, '{"type":"HEARTBEAT"}\n');
-    await new Promise((r) => setTimeout(r, 50)); // the first request is in flight
+    await waitFor('the first request in the handler', () => inFlight);
     const closing = srv.close(5000);
     const refused = await rawLines(port, '');
     expect(JSON.parse(refused[0])).toMatchObject({ status: 'REJECTED', error: { code: 'E_SHUTTING_DOWN' } });

@@ -243,6 +243,19 @@ describe('gate boundaries (exactly at the margins and floors)', () => {
     expect(crit(evaluateGate(f(5000, upper), DEFAULT_GATE), 'reward_off_policy').estimate).toBeCloseTo(0.3 - inc.reward.mean!, 5);
   });
 
+  it('off-policy estimate, golden: the candidate\'s advantage, negative when its estimated reward is below the incumbent\'s', () => {
+    // Incumbent reward mean 0.5 (alternating 0.2 / 0.8), candidate's off-policy
+    // estimate 0.3: the advantage reads −0.2 (an incumbent mean of 0, as above,
+    // could not tell candidate − incumbent from candidate + incumbent).
+    const inc = arm(2000, 0.1, 0.05, 0.5);
+    expect(inc.reward.mean).toBeCloseTo(0.5, 10);
+    const v = evaluateGate(base({ canary_ratio: 0, canary: arm(0, 0, 0, 0), incumbent: inc, off_policy: { samples: 50_000, ess: 5000, estimate: 0.3, lower: 0.25 } }), DEFAULT_GATE);
+    const c = crit(v, 'reward_off_policy');
+    expect(c.estimate).toBe(-0.2);
+    expect(c.bound).toBeCloseTo(0.25 - inc.reward.upper!, 4);
+    expect(c.bound!).toBeLessThan(0);
+  });
+
   it('a canary with exactly 30 outcomes is projected from, with 29 it is not', () => {
     expect(evaluateGate(base({ canary: arm(30, 0.02, 0, 0.5) }), DEFAULT_GATE).missing).toMatch(/more canary outcomes|unlikely/);
     expect(evaluateGate(base({ canary: arm(29, 0.02, 0, 0.5) }), DEFAULT_GATE).missing).toMatch(/the canary has 29 outcome\(s\) so far/);

@@ -167,6 +167,18 @@ describe('lifecycle semantics', () => {
     expect(transition(safeMode, { type: 'SAFE_MODE_EXPIRED' }, ctx()).ok).toBe(false);
   });
 
+  it('the expiry of a timeout\'s SAFE_MODE never ends another mode, though the last failure was the timeout', () => {
+    // A worse mode (TEMPORAL_LOCK) over the timeout's SAFE_MODE: its last
+    // failure can still read INFERENCE_TIMEOUT; only the mode check keeps the
+    // timeout's expiry from unlocking it (a mutant that drops it survived).
+    const lockedAfterTimeout: ControlState = { ...prodAndCand, failure: { mode: 'TEMPORAL_LOCK', since: 't', last_failure: { type: 'INFERENCE_TIMEOUT', at: 't', detail: '' }, incident_count: 2 } };
+    const t = transition(lockedAfterTimeout, { type: 'SAFE_MODE_EXPIRED' }, ctx());
+    expect(t).toMatchObject({ ok: false, code: 'E_ALREADY_NORMAL' });
+    expect(lockedAfterTimeout.failure.mode).toBe('TEMPORAL_LOCK');
+    const inTimeout: ControlState = { ...lockedAfterTimeout, failure: { ...lockedAfterTimeout.failure, mode: 'SAFE_MODE' } };
+    expect(transition(inTimeout, { type: 'SAFE_MODE_EXPIRED' }, ctx())).toMatchObject({ ok: true, next: { failure: { mode: 'NORMAL' } } });
+  });
+
   it('setting a candidate draws a new canary salt; the same candidate set again gets another', () => {
     const a = transition(S0, commands.candidate_B, ctx());
     if (!a.ok) throw new Error('a');
@@ -205,6 +217,42 @@ describe('lifecycle boundaries', () => {
     const t = transition(topElse, commands.auto_rollback, ctx());
     expect(t.ok && t.next.rollback_stack).toEqual([{ version: 'C', revision: 0 }]);
     expect(t.ok && t.next.active).toEqual({ version: 'A', revision: 0 });
+  });
+
+  // Survivors of `npm run mutate -- --mutate src/control/lifecycle.ts` (16:25 UTC), each pinned here.
+  it('the automatic rollback needs the watched version too (same revision, other version), and refuses rather than throws with no production', () => {
+    const sameRevOtherVersion: ControlState = { ...watching, active: { version: 'A', revision: 2 } };
+    expect(transition(sameRevOtherVersion, commands.auto_rollback, ctx())).toMatchObject({ ok: false, code: 'E_NO_WATCH' });
+    const noProduction: ControlState = { ...watching, active: null };
+    expect(transition(noProduction, commands.auto_rollback, ctx())).toMatchObject({ ok: false, code: 'E_NO_WATCH' });
+  });
+
+  it('the automatic rollback pops the stack only for the previous production\'s exact revision; over the rules it leaves the stack', () => {
+    const otherRevision: ControlState = { ...watching, rollback_stack: [{ version: 'A', revision: 1 }] };
+    const t = transition(otherRevision, commands.auto_rollback, ctx());
+    expect(t.ok && t.next.rollback_stack).toEqual([{ version: 'A', revision: 1 }]);
+    expect(t.ok && t.next.active).toEqual({ version: 'A', revision: 0 });
+    const overRules: ControlState = { ...watching, rollback_stack: [{ version: 'C', revision: 0 }], watch: { ...watching.watch!, previous: null } };
+    const r = transition(overRules, commands.auto_rollback, ctx());
+    expect(r.ok && r.next.active).toBeNull();
+    expect(r.ok && r.next.rollback_stack).toEqual([{ version: 'C', revision: 0 }]);
+  });
+
+  it('a refused version is echoed cut to 80 characters', () => {
+    const t = transition(S0, { type: 'REGISTER_MODEL', version: '-' + 'x'.repeat(999) }, ctx());
+    expect(t).toMatchObject({ ok: false, code: 'E_BAD_VERSION' });
+    expect(!t.ok && t.message).toContain(`"${('-' + 'x'.repeat(999)).slice(0, 80)}"`);
+    expect(!t.ok && t.message.length).toBeLessThan(200);
+  });
+
+  it('releasing a lockdown set without a reason says so without parentheses', () => {
+    const noReason: ControlState = { ...locked, lockdown: { ...locked.lockdown, reason: '' } };
+    const t = transition(noReason, commands.unrelease, ctx());
+    expect(t.ok && t.summary).toBe('release the lockdown set by Op-02 at t');
+  });
+
+  it('needsConfirmation is false (not merely falsy) for one-step commands', () => {
+    for (const c of [commands.register_new, commands.candidate_B, commands.lockdown, commands.canary_low]) expect(needsConfirmation(c, 0.1)).toBe(false);
   });
 
   it('a containment lockdown names its failure in the reason, cut to 500 characters', () => {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { TcpServer } from '../../../src/transport/tcp.js';
 import { TcpClient } from '../../../src/transport/client.js';
 import { DEFAULT_LIMITS } from '../../../src/transport/framing.js';
+import { waitFor } from '../../helpers/wait.js';
 
 let servers: TcpServer[] = [];
 let clients: TcpClient[] = [];
@@ -67,12 +68,13 @@ describe('TCP write path', () => {
 
   it('a shutdown begun after a reply is answered but before it is flushed still delivers it', async () => {
     let answer: (r: unknown) => void = () => {};
-    const s = new TcpServer({ ...DEFAULT_LIMITS, host: '127.0.0.1', port: 0, maxConnections: 8, maxInFlight: 1024 }, () => new Promise((r) => { answer = r; }));
+    let inHandler = false;
+    const s = new TcpServer({ ...DEFAULT_LIMITS, host: '127.0.0.1', port: 0, maxConnections: 8, maxInFlight: 1024 }, () => new Promise((r) => { answer = r; inHandler = true; }));
     const port = await s.listen();
     const client = await TcpClient.connect('127.0.0.1', port, 'json');
     clients.push(client);
     const reply = client.request({ i: 1 });
-    await new Promise((r) => setTimeout(r, 50)); // the request is in the handler
+    await waitFor('the request in the handler', () => inHandler);
     // The reply is filled in a microtask; close() starts in a later one of the
     // same turn, before the flush (process.nextTick) has run.
     answer({ status: 'OK', i: 1 });
