@@ -7,6 +7,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
 import { simulateGate } from '../src/sim/gate-sim.js';
+import { simulateAgents } from '../src/sim/gate-sim-agents.js';
 import { DEFAULT_GATE } from '../src/control/gate.js';
 import { plantedRegression, goodCandidate, watchRollback, STALKER_WORLD, STALKER_RULES } from '../src/sim/gate-experiment.js';
 import { machine } from './common.js';
@@ -29,6 +30,23 @@ async function main(): Promise<void> {
     console.log(`  ${k.padEnd(28)} passes ${(r.pass_rate * 100).toFixed(1)}% of runs (naive fixed-sample 95% interval: ${(r.naive_pass_rate * 100).toFixed(1)}%)` +
       (r.cycles_to_pass.median !== null ? `; cycles to pass: median ${r.cycles_to_pass.median}, p90 ${r.cycles_to_pass.p90}` : ''));
   }
+  console.log('== simulation: persistent agents of differing risk (each agent\'s death rate the policy\'s ± up to the spread), sticky 10% canary, asked every 1,000 of 30,000 cycles');
+  const agentSeeds = quick ? 60 : 200;
+  const agentRuns: Array<{ case: string; agents: number; spread: number; clustered: boolean; pass_rate: number; runs: number }> = [];
+  for (const agents of [30, 100, 400]) {
+    for (const spread of [0, 0.05, 0.1]) {
+      for (const clustered of [false, true]) {
+        for (const [name, cand] of [['regression_survival_margin', 0.1 + DEFAULT_GATE.margin_survival], ['better', 0.06]] as const) {
+          if (name === 'better' && !clustered) continue;
+          const r = simulateAgents({ seeds: name === 'better' ? Math.min(agentSeeds, 40) : agentSeeds, horizon: 30_000, askEvery: 1000, canaryRatio: 0.1, agents, spread, incumbentDeath: 0.1, candidateDeath: cand, clustered });
+          agentRuns.push({ case: name, agents, spread, clustered, pass_rate: r.passes / Math.max(1, r.runs - r.empty_canary_runs), runs: r.runs - r.empty_canary_runs });
+          console.log(`  ${name.padEnd(28)} ${String(agents).padStart(3)} agents, spread ±${spread}: ${clustered ? 'clustered bounds' : 'as if independent'} pass ${(agentRuns.at(-1)!.pass_rate * 100).toFixed(1)}% of ${agentRuns.at(-1)!.runs} runs`);
+        }
+      }
+    }
+  }
+  const worstClustered = Math.max(...agentRuns.filter((r) => r.case !== 'better' && r.clustered).map((r) => r.pass_rate));
+  const worstIndependent = Math.max(...agentRuns.filter((r) => r.case !== 'better' && !r.clustered).map((r) => r.pass_rate));
   console.log('== arena: planted regressions (learning rate 0, registered with weights), 3,000 shadow cycles, then canary 0.1, asked after every 1,000 cycles');
   const common = { agents: 400, shadowCycles: 3000, canaryCycles: quick ? 20_000 : 40_000, askEvery: 1000, canaryRatio: 0.1 };
   const plants = [];
@@ -58,12 +76,14 @@ async function main(): Promise<void> {
     machine: machine(), quick, seconds: Math.round((performance.now() - t0) / 100) / 10,
     commands: ['npm run experiment:gate', 'npm run experiment:gate -- --quick'],
     gate_defaults: DEFAULT_GATE,
-    simulations, planted_regressions: plants, good_candidates: good, watch_rollbacks: watches,
+    simulations, agent_simulations: agentRuns, planted_regressions: plants, good_candidates: good, watch_rollbacks: watches,
     summary: {
       false_pass_rate_regression_survival: simulations.regression_survival_margin.pass_rate,
       false_pass_rate_regression_violation: simulations.regression_violation_margin.pass_rate,
       false_pass_rate_equal_zero_margin: simulations.equal_zero_margins.pass_rate,
       naive_false_pass_rate_regression_survival: simulations.regression_survival_margin.naive_pass_rate,
+      false_pass_rate_differing_agents_worst: worstClustered,
+      false_pass_rate_differing_agents_worst_unclustered: worstIndependent,
       planted_regressions_passed: plants.filter((p) => p.passed).length, planted_regressions: plants.length,
       good_candidates_promoted: good.filter((g) => g.passed).length, good_candidates: good.length,
       median_canary_cycles_to_promote: median(good.filter((g) => g.passed).map((g) => g.canary_cycles_to_pass!)),

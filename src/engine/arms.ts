@@ -185,7 +185,8 @@ export class Arms {
    */
   cycles = 0;
 
-  constructor(private readonly window: number, private readonly alpha: number, private readonly rewardClip: number) {
+  /** `clustered: false` leaves the bounds as if outcomes were independent: only for showing what the widening buys (src/sim/gate-sim-agents.ts). */
+  constructor(private readonly window: number, private readonly alpha: number, private readonly rewardClip: number, private readonly clustered = true) {
     this.reset();
   }
 
@@ -239,6 +240,7 @@ export class Arms {
   /** The arm's evidence: its confidence sequences' bounds, widened for outcomes clustered by agent (see the top of this file). */
   bounds(arm: number): ArmBounds {
     const e = this.evidence[arm];
+    if (!this.clustered) return { outcomes: e.death.n, agents: this.windows[arm].agents, death: e.death.bound(), violation: e.violation.bound(), reward: e.reward.bound() };
     const ts = [...this.tallies[arm].values()];
     const k = ts.length;
     const n = new Float64Array(k), d = new Float64Array(k), v = new Float64Array(k), rn = new Float64Array(k), r = new Float64Array(k), r2 = new Float64Array(k);

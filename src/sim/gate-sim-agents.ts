@@ -27,6 +27,8 @@ export interface AgentSimOptions {
   incumbentDeath: number;
   candidateDeath: number;
   gate?: Partial<GateConfig>;
+  /** false: the arms' bounds as if outcomes were independent (what the engine did before it widened them). */
+  clustered?: boolean;
 }
 
 export interface AgentSimResult {
@@ -47,7 +49,7 @@ export function simulateAgents(o: AgentSimOptions): AgentSimResult {
     const offset = Array.from({ length: o.agents }, () => (2 * rnd() - 1) * o.spread);
     const inCanary = Array.from({ length: o.agents }, () => rnd() < o.canaryRatio);
     if (!inCanary.includes(true)) { empty++; continue; }
-    const arms = new Arms(1000, g.alpha, 10);
+    const arms = new Arms(1000, g.alpha, 10, o.clustered ?? true);
     const seen = new Set<number>();
     let passed = false;
     for (let t = 1; t <= o.horizon && !passed; t++) {
