@@ -117,6 +117,9 @@ class AgentTally {
   rn = 0; r = 0; r2 = 0;
 }
 
+/** An agent's tallies per arm under the arms epoch `epoch` (kept on the agent's stream: no lookup per outcome). */
+export interface AgentTallies { epoch: number; byArm: Array<AgentTally | undefined> }
+
 /**
  * How much wider an arm's bound must be when its outcomes come clustered by
  * agent: sqrt(design effect) × t_{k−1}/z at the bounds' level, for k agents
@@ -176,7 +179,7 @@ export class Arms {
   epoch = 0;
   private windows: Window[] = [];
   private evidence: Evidence[] = [];
-  private tallies: Array<Map<string, AgentTally>> = [];
+  private tallies: AgentTally[][] = [];
   /**
    * Cycles since the last reset, all arms, whose decision its arm's own
    * policy made (evidence about that arm): the watch's clock. A lockdown,
@@ -196,7 +199,7 @@ export class Arms {
     this.cached = null;
     this.cycles = 0;
     this.windows = ARM_NAMES.map(() => new Window(this.window));
-    this.tallies = ARM_NAMES.map(() => new Map<string, AgentTally>());
+    this.tallies = ARM_NAMES.map(() => []);
     // Each side of each arm's sequence at alpha/2: the bound on a difference
     // of two arms then holds with probability 1 − alpha (union bound).
     this.evidence = ARM_NAMES.map(() => ({
@@ -215,16 +218,21 @@ export class Arms {
     if (evidential) this.cycles++;
   }
 
-  /** The outcome of `agentId`'s decision served in `arm` (the arm logged with the decision, so a later change of arm does not move it). */
-  outcome(arm: number, alive: boolean, violation: boolean, reward: number | null, agentId: string): void {
+  /**
+   * The outcome of an agent's decision served in `arm` (the arm logged with
+   * the decision, so a later change of arm does not move it); `agent` holds
+   * that agent's tallies (its stream).
+   */
+  outcome(arm: number, alive: boolean, violation: boolean, reward: number | null, agent: { tallies: AgentTallies | null }): void {
     this.windows[arm].outcome(alive, violation, reward);
     const e = this.evidence[arm];
     e.death.push(alive ? 0 : 1);
     e.violation.push(violation ? 1 : 0);
     if (reward !== null) e.reward.push(reward);
-    const m = this.tallies[arm];
-    let t = m.get(agentId);
-    if (t === undefined) { t = new AgentTally(); m.set(agentId, t); }
+    let at = agent.tallies;
+    if (at === null || at.epoch !== this.epoch) { at = { epoch: this.epoch, byArm: [] }; agent.tallies = at; }
+    let t = at.byArm[arm];
+    if (t === undefined) { t = new AgentTally(); at.byArm[arm] = t; this.tallies[arm].push(t); }
     t.n++;
     if (!alive) t.deaths++;
     if (violation) t.violations++;
@@ -241,7 +249,7 @@ export class Arms {
   bounds(arm: number): ArmBounds {
     const e = this.evidence[arm];
     if (!this.clustered) return { outcomes: e.death.n, agents: this.windows[arm].agents, death: e.death.bound(), violation: e.violation.bound(), reward: e.reward.bound() };
-    const ts = [...this.tallies[arm].values()];
+    const ts = this.tallies[arm];
     const k = ts.length;
     const n = new Float64Array(k), d = new Float64Array(k), v = new Float64Array(k), rn = new Float64Array(k), r = new Float64Array(k), r2 = new Float64Array(k);
     ts.forEach((t, j) => { n[j] = t.n; d[j] = t.deaths; v[j] = t.violations; rn[j] = t.rn; r[j] = t.r; r2[j] = t.r2; });

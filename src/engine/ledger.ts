@@ -51,7 +51,7 @@ export class Ledger {
     const prevArm = prev ? (prev.armEpoch === d.arms.epoch ? prev.arm : NO_ARM) : ARM_INCUMBENT;
     d.monitor.outcome(o.alive, o.violation, reward);
     // Evidence of an arm only when its own policy made the decision (settle.ts, NO_ARM).
-    if (prevArm >= 0) d.arms.outcome(prevArm, o.alive, o.violation, reward, p.agentId);
+    if (prevArm >= 0) d.arms.outcome(prevArm, o.alive, o.violation, reward, p.stream);
     if (c.kind === 'learn') {
       const closed = c.prev;
       if (!closed.byCandidate) d.shadow().onPolicy(c.reward);

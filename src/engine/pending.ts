@@ -2,6 +2,7 @@
 // its reply, and the small pools and helpers around them.
 import type { BatchTask } from '../pool/messages.js';
 import type { LoggedDecision } from './experience.js';
+import type { AgentTallies } from './arms.js';
 import type { SafetyVerdict } from './safety.js';
 import type { CycleReply, ErrorReply, FailureEvent } from './types.js';
 import { errorReply, type ErrorCode } from '../errors.js';
@@ -19,6 +20,8 @@ export interface AgentStream {
   /** Arms this agent was counted in (a bit per arm), under the arms epoch `armEpoch`. */
   armMask: number;
   armEpoch: number;
+  /** Its outcomes in one arm under the current arms (arms.ts, clustered bounds), kept here to spare a lookup per outcome. */
+  tallies: AgentTallies | null;
 }
 
 export interface Pending {
@@ -84,7 +87,7 @@ export class AgentStreams {
       }
       return s;
     }
-    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now, unit: 0, unitSalt: NaN, armMask: 0, armEpoch: -1 };
+    s = { prev: undefined, lastTs: -Infinity, batchEpoch: -1, touched: now, unit: 0, unitSalt: NaN, armMask: 0, armEpoch: -1, tallies: null };
     if (this.map.size >= this.capacity) {
       const oldest = this.map.keys().next().value as string;
       const gone = this.map.get(oldest)!;

@@ -9,7 +9,7 @@
 // The evidence is the engine's own (src/engine/arms.ts: confidence sequences
 // widened for outcomes clustered by agent) and the verdict the real
 // evaluateGate; only the world is simulated. Deterministic by seed.
-import { Arms, ARM_CANARY, ARM_INCUMBENT } from '../engine/arms.js';
+import { Arms, ARM_CANARY, ARM_INCUMBENT, type AgentTallies } from '../engine/arms.js';
 import { evaluateGate, DEFAULT_GATE, type GateConfig, type GateFigures } from '../control/gate.js';
 import { mix32, unit } from '../kernel/reference.js';
 
@@ -50,6 +50,7 @@ export function simulateAgents(o: AgentSimOptions): AgentSimResult {
     const inCanary = Array.from({ length: o.agents }, () => rnd() < o.canaryRatio);
     if (!inCanary.includes(true)) { empty++; continue; }
     const arms = new Arms(1000, g.alpha, 10, o.clustered ?? true);
+    const holders = Array.from({ length: o.agents }, () => ({ tallies: null as AgentTallies | null }));
     const seen = new Set<number>();
     let passed = false;
     for (let t = 1; t <= o.horizon && !passed; t++) {
@@ -59,7 +60,7 @@ export function simulateAgents(o: AgentSimOptions): AgentSimResult {
       const dead = rnd() < p;
       arms.served(arm, 1, !seen.has(j), true);
       seen.add(j);
-      arms.outcome(arm, !dead, false, dead ? -5 : 0.05, `a${j}`);
+      arms.outcome(arm, !dead, false, dead ? -5 : 0.05, holders[j]);
       if (t % o.askEvery !== 0) continue;
       const f: GateFigures = {
         shadow_sample_size: t, candidate_non_finite: 0, candidate_violation_rate: 0, production_violation_rate: 0,
