@@ -52,7 +52,12 @@ export class HttpServer {
   private readonly conns = new WeakMap<object, ConnInfo>();
 
   constructor(private readonly opts: HttpOptions, private readonly routes: HttpRoutes) {
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => { void this.handle(req, res); };
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      // A cycle takes the fast path: no async function, no promise around the
+      // body (docs/CPU.md); everything else goes through handle().
+      if (req.method === 'POST' && req.url === '/v1/cycle') this.cycle(req, res);
+      else void this.handle(req, res);
+    };
     this.server = opts.tls
       ? https.createServer({ ...opts.tls, keepAliveTimeout: 30_000, noDelay: true }, handler)
       : http.createServer({ keepAliveTimeout: 30_000, noDelay: true }, handler);
@@ -77,9 +82,10 @@ export class HttpServer {
       res.writeHead(status, { 'content-type': 'application/msgpack', 'content-length': b.length });
       res.end(b);
     } else {
-      const b = Buffer.from(JSON.stringify(body));
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': b.length });
-      res.end(b);
+      // The text as is: Node encodes it into the socket write (no Buffer of our own to allocate and copy).
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
     }
   }
 
@@ -92,6 +98,54 @@ export class HttpServer {
   private fail(res: http.ServerResponse, accept: string | undefined, code: ErrorCode, message: string): void {
     const body = errorReply(code, message);
     this.send(res, accept, statusCode(body), body);
+  }
+
+  /**
+   * POST /v1/cycle: the guard, the body, the parse, the engine, the reply,
+   * with callbacks rather than awaits (each await is a turn of the microtask
+   * queue and a promise per request). The same checks and replies as
+   * handle() gives a cycle.
+   */
+  private cycle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.requests++;
+    const accept = req.headers.accept;
+    const refusal = this.guard.check(req.method, req.headers);
+    if (refusal) {
+      res.setHeader('connection', 'close');
+      return this.fail(res, accept, refusal.code, refusal.message);
+    }
+    const max = this.opts.maxRequestBytes;
+    const tooLarge = () => {
+      res.setHeader('connection', 'close');
+      this.fail(res, accept, 'E_TOO_LARGE', `body over ${max} bytes`);
+      res.on('finish', () => req.socket.destroySoon?.());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
+    let first: Buffer | null = null, more: Buffer[] | null = null, size = 0, over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > max) { over = true; tooLarge(); return; }
+      if (first === null) first = c; else (more ??= [first]).push(c);
+    });
+    req.on('end', () => {
+      if (over) return;
+      try {
+        const body = more ? Buffer.concat(more) : first ?? Buffer.alloc(0);
+        const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
+        const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
+        if (!d.ok) return this.fail(res, accept, d.code, d.message);
+        const v = d.value as Record<string, unknown> | null;
+        if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
+        this.routes.cycle(v, this.conn(req.socket)).then(
+          (r) => this.send(res, accept, statusCode(r as Record<string, unknown>), r),
+          (e: unknown) => this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e)),
+        );
+      } catch (e) {
+        this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e));
+      }
+    });
+    req.on('error', () => { /* the socket's error: it closes */ });
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
