@@ -195,6 +195,9 @@ export class Containment {
       ? control.system({ type: 'FAILURE', failure: { type, detail, incident_id: id }, mode: null, lockdown: false, cancel_canary: true })
       : control.system({ type: 'AUTO_ROLLBACK', detail, incident_id: id });
     if (!done) return;
+    // One incident waits for a snapshot at a time: an earlier one is written now, without it.
+    const prev = this.awaiting;
+    if (prev) { this.awaiting = null; this.pending--; this.write(prev.id, prev.type, prev.at, prev.details, null); }
     this.last.set(type, this.d.clock());
     this.awaiting = { id, type, detail, at: this.d.clock(), details: { detail, ...details } };
     this.pending++; // HEARTBEAT says incident_pending from the moment the state names the incident

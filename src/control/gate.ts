@@ -113,6 +113,9 @@ function judge(name: string, estimate: number, lower: number, upper: number, mar
 function moreCanaryOutcomes(cand: Bound, inc: Bound, estimate: number, margin: number, ratio: number, alpha: number): number | null {
   const room = estimate + margin;
   if (!(room > 0)) return null;
+  // The arms' bounds are widened for outcomes clustered by agent (arms.ts): so are the projections.
+  const fc = cand.inflation ?? 1, fi = inc.inflation ?? 1;
+  if (!Number.isFinite(fc) || !Number.isFinite(fi)) return null;
   const r = ratio > 0 ? ratio : 0.05;
   const varC = cand.n > 1 ? cand.variance : inc.variance;
   // Walk the canary's outcomes up in 2% steps (the incumbent's grow with them at the ratio) until the two
@@ -121,7 +124,7 @@ function moreCanaryOutcomes(cand: Bound, inc: Bound, estimate: number, margin: n
   for (let nc = Math.max(1, cand.n); nc <= 1e9; nc = Math.max(nc + 1, Math.ceil(nc * 1.02))) {
     wc.advanceTo(nc);
     wi.advanceTo(inc.n + (Math.max(0, nc - cand.n) * (1 - r)) / r);
-    if (wc.halfWidth + wi.halfWidth <= room) return Math.max(1, nc - cand.n);
+    if (wc.halfWidth * fc + wi.halfWidth * fi <= room) return Math.max(1, nc - cand.n);
   }
   return null;
 }
@@ -223,6 +226,9 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
   if (f.canary_ratio > 0 && c.outcomes < 30) {
     // Too few canary outcomes to project from: the first few hundred show how far the candidate is from production.
     notes.push(`the canary has ${c.outcomes} outcome(s) so far: ask again after a few hundred (about ${Math.ceil(300 / f.canary_ratio)} cycles at the current ratio ${f.canary_ratio})`);
+  } else if (f.canary_ratio > 0 && c.death.inflation === Infinity) {
+    // One agent is no evidence about a policy (its own luck cannot be told from the candidate's): arms.ts.
+    notes.push(`the canary arm holds ${c.agents} agent(s): its evidence needs at least 2 agents, and more to be tight (raise the ratio)`);
   } else if (hopeless.length > 0 && c.outcomes > 0) {
     notes.push(`the canary arm looks worse than production by more than the margin on ${hopeless.join(', ')}: more evidence is unlikely to pass it`);
   } else if (f.canary_ratio <= 0) {
@@ -239,7 +245,7 @@ export function evaluateGate(f: GateFigures, cfg: GateConfig): GateVerdict {
     if (off.bound === null) {
       notes.push('off-policy alone: no bound yet (it is read against the incumbent arm\'s reward, which has no outcomes)');
     } else if (moreShadow === null) {
-      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'even with four times the shadow cycles' : `at the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
+      notes.push(`off-policy evidence cannot carry this candidate: its lower bound ${off.bound} (effective sample size ${Math.round(op.ess)}) would still be below −${cfg.margin_reward} ${essOk ? 'even with four times the shadow cycles' : `even at four times the shadow cycles the floor of ${cfg.off_policy_min_ess} needs`}; it is wide unless the candidate nearly always agrees with production: a canary is needed`);
     } else if (!essOk) {
       notes.push(`off-policy alone: effective sample size ${Math.round(op.ess)} < ${cfg.off_policy_min_ess} (about ${moreShadow} more shadow cycles at the current overlap, if its lower bound ${off.bound} narrows as projected)`);
     } else {

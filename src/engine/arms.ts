@@ -16,7 +16,7 @@
 // hard map dies more whatever its policy. The confidence sequences treat an
 // arm's outcomes as one stream; a canary arm of a few agents who happen to be
 // safer by themselves would make a worse candidate look fine (simulated in
-// src/sim/gate-sim-agents.ts: up to 28% false passes at the survival margin
+// src/sim/gate-sim-agents.ts: 25.8% false passes at the survival margin
 // with 30 agents, 10% canary, agents' death rates ±0.1 apart). So each
 // arm's bounds are widened by its design effect — the variance of its mean
 // with outcomes clustered by agent (the cluster-robust sandwich, CR1) over
@@ -163,15 +163,23 @@ export function studentQuantile(p: number, df: number): number {
   return z + (z * (z2 + 1)) / (4 * df) + (z * ((5 * z2 + 16) * z2 + 3)) / (96 * df * df) + (z * (((3 * z2 + 19) * z2 + 17) * z2 - 15)) / (384 * df * df * df);
 }
 
+/** clusterFactor over the agents with at least one reward outcome (the others tell nothing about reward). */
+function rewardFactor(rn: Float64Array, r: Float64Array, r2: Float64Array, alpha: number): number {
+  const keep: number[] = [];
+  for (let j = 0; j < rn.length; j++) if (rn[j] > 0) keep.push(j);
+  if (keep.length === rn.length) return clusterFactor(rn, r, r2, alpha);
+  return clusterFactor(keep.map((j) => rn[j]), keep.map((j) => r[j]), keep.map((j) => r2[j]), alpha);
+}
+
 /**
- * `b` widened by `f` about its mean (clamped to the observations' range). Its
- * variance becomes the effective one (× f²), so a projection of the evidence
- * still needed (gate.ts) counts the clustering too.
+ * `b` widened by `f` about its mean (clamped to the observations' range), with
+ * `inflation: f`, so a projection of the evidence still needed (gate.ts)
+ * widens its projected half-widths the same way.
  */
 function widen(b: Bound, f: number, lo: number, hi: number): Bound {
   if (f <= 1 || b.mean === null) return b;
-  if (!Number.isFinite(f)) return { ...b, lower: lo, upper: hi, variance: Infinity };
-  return { ...b, lower: Math.max(lo, b.mean - (b.mean - b.lower) * f), upper: Math.min(hi, b.mean + (b.upper - b.mean) * f), variance: b.variance * f * f };
+  if (!Number.isFinite(f)) return { ...b, lower: lo, upper: hi, inflation: Infinity };
+  return { ...b, lower: Math.max(lo, b.mean - (b.mean - b.lower) * f), upper: Math.min(hi, b.mean + (b.upper - b.mean) * f), inflation: f };
 }
 
 export class Arms {
@@ -259,7 +267,7 @@ export class Arms {
       outcomes: e.death.n, agents: this.windows[arm].agents,
       death: widen(e.death.bound(), clusterFactor(n, d, d, a), 0, 1),
       violation: widen(e.violation.bound(), clusterFactor(n, v, v, a), 0, 1),
-      reward: widen(e.reward.bound(), clusterFactor(rn, r, r2, a), -clip, clip),
+      reward: widen(e.reward.bound(), rewardFactor(rn, r, r2, a), -clip, clip),
     };
   }
 

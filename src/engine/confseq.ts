@@ -42,6 +42,8 @@ export interface Bound {
   /** Running variance estimate and range of the observations (for projections of the sample size needed). */
   variance: number;
   span: number;
+  /** How much wider than the sequence's own the bound was made (outcomes clustered by agent, arms.ts); 1 when absent. */
+  inflation?: number;
 }
 
 export class MeanCS {

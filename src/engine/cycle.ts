@@ -229,6 +229,10 @@ export class Engine {
       const old = role === 'production' ? this.prod : role === 'candidate' ? this.cand : this.hold;
       if (role === 'production') this.prod = next; else if (role === 'candidate') this.cand = next; else this.hold = next;
       if (old) unloadResident(this.pool, old);
+      // The policies the arms stand for changed only now (the view that named
+      // them was set before the load): evidence starts over, so no decision
+      // of the model that left counts for the one that came.
+      if (old !== next) this.arms.reset();
       if (role === 'candidate') {
         this.shadow = this.newShadow();
         this.monitor.resetShadow();

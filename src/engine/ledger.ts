@@ -8,7 +8,7 @@ import type { EngineStats } from './stats.js';
 import type { Monitor } from '../monitor/metrics.js';
 import type { Arms } from './arms.js';
 import type { ShadowStats } from './shadow.js';
-import { ARM_INCUMBENT, NO_ARM } from './arms.js';
+import { NO_ARM } from './arms.js';
 import { candidatePropensity, REASON_FAILURE_TYPE, type Closing, type QuarantineSink } from './experience.js';
 import { rawReward, clipReward, type Outcome } from './reward.js';
 
@@ -48,7 +48,8 @@ export class Ledger {
     // current arms (new arms — a new candidate, a canary started, a watch —
     // take no outcome of decisions made before them).
     const prev = p.stream.prev;
-    const prevArm = prev ? (prev.armEpoch === d.arms.epoch ? prev.arm : NO_ARM) : ARM_INCUMBENT;
+    // No decision of this sidecar to close (a restart, an evicted stream): evidence about no arm.
+    const prevArm = prev && prev.armEpoch === d.arms.epoch ? prev.arm : NO_ARM;
     d.monitor.outcome(o.alive, o.violation, reward);
     // Evidence of an arm only when its own policy made the decision (settle.ts, NO_ARM).
     if (prevArm >= 0) d.arms.outcome(prevArm, o.alive, o.violation, reward, p.stream);

@@ -55,7 +55,7 @@ export class HttpServer {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       // A cycle takes the fast path: no async function, no promise around the
       // body (docs/CPU.md); everything else goes through handle().
-      if (req.method === 'POST' && req.url === '/v1/cycle') this.cycle(req, res);
+      if (req.method === 'POST' && (req.url === '/v1/cycle' || req.url?.startsWith('/v1/cycle?'))) this.cycle(req, res);
       else void this.handle(req, res);
     };
     this.server = opts.tls
@@ -137,10 +137,9 @@ export class HttpServer {
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
         if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-        this.routes.cycle(v, this.conn(req.socket)).then(
-          (r) => this.send(res, accept, statusCode(r as Record<string, unknown>), r),
-          (e: unknown) => this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e)),
-        );
+        this.routes.cycle(v, this.conn(req.socket))
+          .then((r) => this.send(res, accept, statusCode(r as Record<string, unknown>), r))
+          .catch((e: unknown) => { if (!res.headersSent) this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e)); });
       } catch (e) {
         this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e));
       }
@@ -170,7 +169,7 @@ export class HttpServer {
           return void res.end(m.body);
         }
       }
-      if (req.method === 'POST' && (url === '/v1/cycle' || url === '/v1/command')) {
+      if (req.method === 'POST' && url === '/v1/command') {
         const body = await this.readBody(req);
         if (body === null) {
           // Answer, then close: the rest of the body is not read.
@@ -183,11 +182,6 @@ export class HttpServer {
         const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
-        if (url === '/v1/cycle') {
-          if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-          const r = await this.routes.cycle(v, this.conn(req.socket)) as Record<string, unknown>;
-          return this.send(res, accept, statusCode(r), r);
-        }
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
         const auth = req.headers.authorization;
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;

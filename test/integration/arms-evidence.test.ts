@@ -86,6 +86,14 @@ describe('arms take only their own outcomes', () => {
     expect(s.engine.arms.bounds(ARM_INCUMBENT).outcomes).toBeGreaterThan(inc);
   });
 
+  it('an outcome that closes no decision of this sidecar (a restart, an evicted stream) is evidence about no arm', async () => {
+    const s = await open();
+    const r = (await s.handle({ agent_id: 'fresh', state: { health: 0.5 }, intent_taken: 'MOVE', result: { outcomes: { is_alive: false } } })) as Record<string, any>;
+    expect(r.status).toBe('OK');
+    expect(s.engine.arms.bounds(ARM_INCUMBENT).outcomes).toBe(0);
+    expect(s.engine.arms.bounds(ARM_CANARY).outcomes).toBe(0);
+  });
+
   it('/metrics shows no canary figure once the arms are new (no stale gauge)', async () => {
     const s = await open();
     const prom = prometheus(s);

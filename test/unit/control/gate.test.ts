@@ -63,7 +63,7 @@ describe('promotion gate (pure)', () => {
     expect(v.missing).toMatch(/no canary is running: set one \(SET_CANARY_RATIO/);
     // The base figures' off-policy bound (−3 at 4,000 shadow cycles) would still be far below −0.25 at the
     // 20,000 the floor needs: no shadow-cycle count is suggested, the canary is.
-    expect(v.missing).toMatch(/off-policy evidence cannot carry this candidate: its lower bound -3\.\d+ \(effective sample size 200\) would still be below −0\.25 at the shadow cycles the floor of 1000 needs; .*a canary is needed/);
+    expect(v.missing).toMatch(/off-policy evidence cannot carry this candidate: its lower bound -3\.\d+ \(effective sample size 200\) would still be below −0\.25 even at four times the shadow cycles the floor of 1000 needs; .*a canary is needed/);
     expect(v.missing).not.toMatch(/more shadow cycles/);
   });
 
