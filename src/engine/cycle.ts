@@ -294,7 +294,11 @@ export class Engine {
     const m = this.pool.kernel.views();
     const s = this.slot;
     const v = this.ctl;
-    const learning = this.cand !== null && !this.freezeLearning && !v.lockdown && v.mode !== 'SHADOW_LEARNING_PAUSE' && v.mode !== 'TEMPORAL_LOCK';
+    // The candidate learns in shadow; while a canary runs it holds still, so
+    // the canary's evidence is about the very weights a promotion would put
+    // in production (a candidate that kept learning could end the canary as
+    // a worse model than the one the canary measured: docs/GATE.md).
+    const learning = this.cand !== null && !this.freezeLearning && !v.lockdown && v.mode !== 'SHADOW_LEARNING_PAUSE' && v.mode !== 'TEMPORAL_LOCK' && v.canaryRatio === 0;
     let nExp = 0;
     while (this.head < this.queue.length && rows.length < cap) {
       const p = this.queue[this.head];

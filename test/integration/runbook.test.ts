@@ -54,6 +54,10 @@ describe.each(['tcp', 'http'] as const)('runbook over %s', (kind) => {
     const hb = await w.cmd({ type: 'HEARTBEAT' });
     expect(hb.monitoring.metrics.evolution.shadow_sample_size).toBeGreaterThanOrEqual(1000);
     expect(hb.online_ml_metrics.learning_updates).toBeGreaterThan(1000);
+    // More shadow learning before the canary: the candidate holds still while
+    // a canary runs (the canary judges the weights a promotion would serve),
+    // so it should start the canary well trained.
+    await drive((r) => w.cycle(r), arena, 12_000);
     expect(await w.cmd({ type: 'SET_CANARY_RATIO', ratio: 0.05, operator_id: OP })).toMatchObject({ status: 'OK' });
     await drive((r) => w.cycle(r), arena, 2000);
     expect(s.sidecar.engine.stats.canaryCalls).toBeGreaterThan(30);
