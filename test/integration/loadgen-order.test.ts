@@ -22,13 +22,16 @@ afterEach(() => { cleanups.reverse().forEach((c) => c()); cleanups = []; });
 /**
  * A fresh server. Its batch budget is 2 s: on a busy 2-vCPU machine a batch
  * can miss the default 25 ms (INFERENCE_TIMEOUT, forced STOPs, SAFE_MODE),
- * which is not what is tested here.
+ * which is not what is tested here. Nor are the window's survival and
+ * violation alerts: with one to three agents the arena's violation rate
+ * crosses the CONTRACT_BREACH line (0.1) by chance (SAFE_MODE, seen once in
+ * CI), so they are off here.
  */
 async function serveChild() {
   const t = tmpDir('shadowpath-lgorder-');
   cleanups.push(t.cleanup);
   const cfg = join(t.dir, 'config.json');
-  writeFileSync(cfg, JSON.stringify({ engine: { batch_timeout_ms: 2000 } }));
+  writeFileSync(cfg, JSON.stringify({ engine: { batch_timeout_ms: 2000 }, failures: { alerts: { survival_critical: 0, violation_critical: 1 } } }));
   const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', join(t.dir, 'data'), '--tcp-port', '0', '--http-port', '0', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(() => srv.kill('SIGKILL'));
   const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number; http_port: number };
@@ -99,7 +102,7 @@ describe('demo: its agents never lock the server it starts', () => {
     const t = tmpDir('shadowpath-lgorder-demo-');
     cleanups.push(t.cleanup);
     const cfg = join(t.dir, 'config.json');
-    writeFileSync(cfg, JSON.stringify({ engine: { batch_timeout_ms: 2000 } }));
+    writeFileSync(cfg, JSON.stringify({ engine: { batch_timeout_ms: 2000 }, failures: { alerts: { survival_critical: 0, violation_critical: 1 } } }));
     const data = join(t.dir, 'data');
     const r = await run(['demo', '--data-dir', data, '--tcp-port', '0', '--http-port', '0', '--config', cfg, '--agents', '3', '--seconds', '2', '--no-promote']);
     // The rules policy serves (--no-promote) and may miss the checklist's
