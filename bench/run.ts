@@ -53,7 +53,7 @@ async function main(): Promise<number> {
   const pool = await poolBench(opts);
   console.log(printPool(pool));
   const engine = await engineBench(opts);
-  console.log(printLoadRows('Engine in-process, open loop (default pool: 2 workers; prod + shadow candidate mlp h=32 learning from every cycle; 5% canary)', engine.fixed));
+  console.log(printLoadRows('Engine in-process, open loop (default pool: 2 workers; prod + shadow candidate mlp h=32 learning from every cycle, no canary)', engine.fixed));
   console.log(printLoadRows(`Engine: highest sustained rate (achieved ≥ 95% of offered, no errors, p99 < ${SUSTAIN_P99_US / 1000} ms)`, engine.search));
   console.log(`  pool: ${engine.pool.batches} batches, ${engine.mean_batch_rows} rows each on average, ${engine.pool.stolen} run by the main thread after a late worker wake-up, ${engine.learning_updates} learning updates`);
 
