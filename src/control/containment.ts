@@ -92,13 +92,14 @@ export class Containment {
   wantsCapture = (type: FailureType): boolean => {
     if (this.awaiting && this.awaiting.type === type) return true;
     if (QUARANTINE_TYPES.has(type)) return this.quarantineRateExceeded(false);
-    return this.due(type) || this.changesState(type);
+    const c = this.changes(type);
+    return this.due(type) || c.raisesMode || c.latches;
   };
 
   /** Whether a failure of this type would raise the mode or latch the lockdown now: such a failure always gets its incident. */
-  private changesState(type: FailureType): boolean {
+  private changes(type: FailureType): { raisesMode: boolean; latches: boolean } {
     const rule = CONTAIN[type], s = this.d.control().state;
-    return (rule.mode !== undefined && MODE_RANK[rule.mode] > MODE_RANK[s.failure.mode]) || (rule.lockdown === true && !s.lockdown.active);
+    return { raisesMode: rule.mode !== undefined && MODE_RANK[rule.mode] > MODE_RANK[s.failure.mode], latches: rule.lockdown === true && !s.lockdown.active };
   }
 
   private due(type: FailureType): boolean {
@@ -133,8 +134,7 @@ export class Containment {
     const s = this.d.control().state;
     const now = this.d.clock();
     const due = this.due(e.type);
-    const raisesMode = rule.mode !== undefined && MODE_RANK[rule.mode] > MODE_RANK[s.failure.mode];
-    const latches = rule.lockdown === true && !s.lockdown.active;
+    const { raisesMode, latches } = this.changes(e.type);
     // The timeout's SAFE_MODE ends by itself after its cycles; a SAFE_MODE that
     // another failure set (or joined) waits for an operator's reset.
     if (e.type === 'INFERENCE_TIMEOUT' && (raisesMode || (s.failure.mode === 'SAFE_MODE' && this.safeUntil >= 0))) {

@@ -114,26 +114,10 @@ export class HttpServer {
       res.setHeader('connection', 'close');
       return this.fail(res, accept, refusal.code, refusal.message);
     }
-    const max = this.opts.maxRequestBytes;
-    const tooLarge = () => {
-      res.setHeader('connection', 'close');
-      this.fail(res, accept, 'E_TOO_LARGE', `body over ${max} bytes`);
-      res.on('finish', () => req.socket.destroySoon?.());
-    };
-    if (Number(req.headers['content-length'] ?? 0) > max) return tooLarge();
-    let first: Buffer | null = null, more: Buffer[] | null = null, size = 0, over = false;
-    req.on('data', (c: Buffer) => {
-      if (over) return;
-      size += c.length;
-      if (size > max) { over = true; tooLarge(); return; }
-      if (first === null) first = c; else (more ??= [first]).push(c);
-    });
-    req.on('end', () => {
-      if (over) return;
+    this.collect(req, (body) => {
+      if (body === null) return this.tooLarge(req, res, accept);
       try {
-        const body = more ? Buffer.concat(more) : first ?? Buffer.alloc(0);
-        const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
-        const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
+        const d = this.parse(req, body);
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
         if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
@@ -144,7 +128,19 @@ export class HttpServer {
         this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e));
       }
     });
-    req.on('error', () => { /* the socket's error: it closes */ });
+  }
+
+  /** The body as its content type says: MessagePack, or JSON (the guard refused any other). */
+  private parse(req: http.IncomingMessage, body: Buffer): ReturnType<typeof parseJsonRequest> {
+    const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
+    return msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
+  }
+
+  /** A body over the limit: answered, then the connection closes (the rest of the body is not read). */
+  private tooLarge(req: http.IncomingMessage, res: http.ServerResponse, accept: string | undefined): void {
+    res.setHeader('connection', 'close');
+    this.fail(res, accept, 'E_TOO_LARGE', `body over ${this.opts.maxRequestBytes} bytes`);
+    res.on('finish', () => req.socket.destroySoon?.());
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -170,16 +166,9 @@ export class HttpServer {
         }
       }
       if (req.method === 'POST' && url === '/v1/command') {
-        const body = await this.readBody(req);
-        if (body === null) {
-          // Answer, then close: the rest of the body is not read.
-          res.setHeader('connection', 'close');
-          this.fail(res, accept, 'E_TOO_LARGE', `body over ${this.opts.maxRequestBytes} bytes`);
-          res.on('finish', () => req.socket.destroySoon?.());
-          return;
-        }
-        const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
-        const d = msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
+        const body = await new Promise<Buffer | null>((resolve) => this.collect(req, resolve));
+        if (body === null) return this.tooLarge(req, res, accept);
+        const d = this.parse(req, body);
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
         if (typeof v !== 'object' || v === null || typeof v.type !== 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command needs a string `type`');
@@ -194,22 +183,24 @@ export class HttpServer {
     }
   }
 
-  /** The body, or null past the size limit. */
-  private readBody(req: http.IncomingMessage): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0, over = false;
-      const declared = Number(req.headers['content-length'] ?? 0);
-      if (declared > this.opts.maxRequestBytes) { resolve(null); return; }
-      req.on('data', (c: Buffer) => {
-        if (over) return;
-        size += c.length;
-        if (size > this.opts.maxRequestBytes) { over = true; resolve(null); return; }
-        chunks.push(c);
-      });
-      req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)); });
-      req.on('error', reject);
+  /**
+   * Calls `done` once with the body, or with null as soon as it passes the
+   * size limit (declared or read); no promise of its own (the cycle path's
+   * callbacks use it as is). A socket error closes the connection: nothing
+   * to answer.
+   */
+  private collect(req: http.IncomingMessage, done: (body: Buffer | null) => void): void {
+    const max = this.opts.maxRequestBytes;
+    if (Number(req.headers['content-length'] ?? 0) > max) { done(null); return; }
+    let first: Buffer | null = null, more: Buffer[] | null = null, size = 0, over = false;
+    req.on('data', (c: Buffer) => {
+      if (over) return;
+      size += c.length;
+      if (size > max) { over = true; done(null); return; }
+      if (first === null) first = c; else (more ??= [first]).push(c);
     });
+    req.on('end', () => { if (!over) done(more ? Buffer.concat(more) : first ?? Buffer.alloc(0)); });
+    req.on('error', () => { /* the socket closes */ });
   }
 
   async close(): Promise<void> {
