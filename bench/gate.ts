@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/kernel/host.js';
 import { simulateGate } from '../src/sim/gate-sim.js';
 import { simulateAgents } from '../src/sim/gate-sim-agents.js';
+import { simulateAbort } from '../src/sim/abort-sim.js';
 import { DEFAULT_GATE } from '../src/control/gate.js';
 import { plantedRegression, goodCandidate, watchRollback, STALKER_WORLD, STALKER_RULES } from '../src/sim/gate-experiment.js';
 import { machine } from './common.js';
@@ -47,6 +48,28 @@ async function main(): Promise<void> {
   }
   const worstClustered = Math.max(...agentRuns.filter((r) => r.case !== 'better' && r.clustered).map((r) => r.pass_rate));
   const worstIndependent = Math.max(...agentRuns.filter((r) => r.case !== 'better' && !r.clustered).map((r) => r.pass_rate));
+  console.log('== simulation: the canary\'s automatic abort, checked every 400 cycles (every 200 ms at 2,000 cycles/s) over 10,000 canary-phase cycles, sticky 10% canary, agents\' rates the policy\'s × (1 ± up to 0.5)');
+  const abortSeeds = quick ? 100 : 400;
+  const abortRuns: Array<{ case: string; rule: string; agents: number; incumbent: { death: number; violation: number }; canary: { death: number; violation: number }; abort_rate: number; runs: number; median_cycles_to_abort: number | null }> = [];
+  const cases: Array<[string, number, number, number, number, number]> = [
+    // name, agents, incumbent death, canary death, incumbent violation, canary violation
+    ['equal (demo-like rates)', 256, 0.01, 0.01, 0.006, 0.006],
+    ['equal (demo-like rates)', 30, 0.01, 0.01, 0.006, 0.006],
+    ['equal (gate-sim rates)', 256, 0.1, 0.1, 0.02, 0.02],
+    ['death rate x2', 256, 0.01, 0.02, 0.006, 0.006],
+    ['death rate x3', 256, 0.01, 0.03, 0.006, 0.006],
+    ['violation rate x3', 256, 0.01, 0.01, 0.006, 0.018],
+    ['death 0.1 → 0.2', 256, 0.1, 0.2, 0.02, 0.02],
+    ['death 0.03 → 0.37 (a plant)', 256, 0.03, 0.37, 0.02, 0.02],
+  ];
+  for (const [name, agents, id, cd, iv, cv] of cases) {
+    for (const rule of ['window', 'sequence'] as const) {
+      const r = simulateAbort({ seeds: abortSeeds, horizon: 10_000, lookEvery: 400, canaryRatio: 0.1, agents, spread: 0.5, incumbentDeath: id, candidateDeath: cd, incumbentViolation: iv, candidateViolation: cv, rule });
+      abortRuns.push({ case: name, rule, agents, incumbent: { death: id, violation: iv }, canary: { death: cd, violation: cv }, abort_rate: r.abort_rate, runs: r.runs, median_cycles_to_abort: r.median_cycles_to_abort });
+      console.log(`  ${name.padEnd(28)} ${String(agents).padStart(3)} agents, rule ${rule.padEnd(8)}: aborted ${(r.abort_rate * 100).toFixed(1)}% of ${r.runs} runs${r.median_cycles_to_abort !== null ? ` (median after ${r.median_cycles_to_abort} cycles)` : ''}`);
+    }
+  }
+  const falseAbort = (rule: string) => Math.max(...abortRuns.filter((r) => r.case.startsWith('equal') && r.rule === rule).map((r) => r.abort_rate));
   console.log('== arena: planted regressions (learning rate 0, registered with weights), 3,000 shadow cycles, then canary 0.1, asked after every 1,000 cycles');
   const common = { agents: 400, shadowCycles: 3000, canaryCycles: quick ? 20_000 : 40_000, askEvery: 1000, canaryRatio: 0.1 };
   const plants = [];
@@ -76,7 +99,7 @@ async function main(): Promise<void> {
     machine: machine(), quick, seconds: Math.round((performance.now() - t0) / 100) / 10,
     commands: ['npm run experiment:gate', 'npm run experiment:gate -- --quick'],
     gate_defaults: DEFAULT_GATE,
-    simulations, agent_simulations: agentRuns, planted_regressions: plants, good_candidates: good, watch_rollbacks: watches,
+    simulations, agent_simulations: agentRuns, abort_simulations: abortRuns, planted_regressions: plants, good_candidates: good, watch_rollbacks: watches,
     summary: {
       false_pass_rate_regression_survival: simulations.regression_survival_margin.pass_rate,
       false_pass_rate_regression_violation: simulations.regression_violation_margin.pass_rate,
@@ -84,6 +107,8 @@ async function main(): Promise<void> {
       naive_false_pass_rate_regression_survival: simulations.regression_survival_margin.naive_pass_rate,
       false_pass_rate_differing_agents_worst: worstClustered,
       false_pass_rate_differing_agents_worst_unclustered: worstIndependent,
+      false_abort_rate_equal_canary_worst: falseAbort('sequence'),
+      false_abort_rate_equal_canary_worst_window_rule: falseAbort('window'),
       planted_regressions_passed: plants.filter((p) => p.passed).length, planted_regressions: plants.length,
       good_candidates_promoted: good.filter((g) => g.passed).length, good_candidates: good.length,
       median_canary_cycles_to_promote: median(good.filter((g) => g.passed).map((g) => g.canary_cycles_to_pass!)),

@@ -68,6 +68,8 @@ export function failureConfig(input: FailureConfigInput = {}): FailureConfig {
   finite(a.p99_budget_us, 'failures.alerts.p99_budget_us', 1, 1e9);
   integer(a.canary_min_samples, 'failures.alerts.canary_min_samples', 1, 1e9);
   finite(a.canary_z, 'failures.alerts.canary_z', 0, 10);
+  finite(a.canary_alpha, 'failures.alerts.canary_alpha', 1e-9, 0.5);
+  if (a.canary_rule !== 'sequence' && a.canary_rule !== 'window') throw new SidecarError('E_CONFIG', `failures.alerts.canary_rule must be "sequence" or "window" (got ${JSON.stringify(a.canary_rule)})`);
   return c;
 }
 

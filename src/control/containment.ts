@@ -27,7 +27,6 @@ import type { Engine } from '../engine/cycle.js';
 import type { FailureEvent, FailureType, FailureMode } from '../engine/types.js';
 import type { ControlPlane } from './commands.js';
 import type { AuditLog } from '../audit/log.js';
-import { ARM_CANARY, ARM_INCUMBENT } from '../engine/arms.js';
 import { writeIncident, type IncidentReport } from '../monitor/incidents.js';
 import { evaluateAlerts, canaryWorse } from '../monitor/alerts.js';
 import type { FailureConfig } from './config.js';
@@ -212,10 +211,9 @@ export class Containment {
     const aw = this.awaiting;
     if (aw && this.d.clock() - aw.at > 1000) { this.awaiting = null; this.pending--; this.write(aw.id, aw.type, aw.at, aw.details, null); }
     if (s.canary_ratio > 0 && s.candidate && !s.lockdown.active) {
-      const c = canaryWorse(eng.arms.rates(ARM_CANARY), eng.arms.rates(ARM_INCUMBENT), this.d.config.alerts);
+      const c = canaryWorse(eng.arms, this.d.config.alerts);
       if (c.worse) {
-        const detail = `canary arm ${c.metric} rate ${c.canary_rate!.toFixed(4)} vs incumbent arm ${c.incumbent_rate!.toFixed(4)} (z ${c.z!.toFixed(2)} > ${this.d.config.alerts.canary_z})`;
-        this.containNow('CANARY_ABORT', detail, { candidate: s.candidate.version, arms: eng.arms.snapshot() });
+        this.containNow('CANARY_ABORT', c.detail!, { candidate: s.candidate.version, rule: this.d.config.alerts.canary_rule, arms: eng.arms.snapshot() });
       }
     }
     if (s.watch && !s.lockdown.active) {

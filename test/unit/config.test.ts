@@ -38,5 +38,11 @@ describe('configuration', () => {
     expect(engineConfig({ pool_threads: 1, learning: { lr: 0.1 }, exploration: { epsilon: 0 }, reward: { death: -3 } }).learning.lr).toBe(0.1);
     expect(controlConfig({ gate: { alpha: 0.01 }, watch: { cycles: 10 } }).gate.alpha).toBe(0.01);
     expect(failureConfig({ alerts: { canary_z: 3 } }).alerts.canary_z).toBe(3);
+    expect(failureConfig({ alerts: { canary_rule: 'window' } }).alerts.canary_rule).toBe('window');
+    expect(failureConfig({}).alerts.canary_rule).toBe('sequence');
+  });
+
+  it('the canary abort\'s rule is one of the two', () => {
+    expect(refused(() => failureConfig({ alerts: { canary_rule: 'z' } } as never))).toMatch(/failures\.alerts\.canary_rule must be "sequence" or "window" \(got "z"\)/);
   });
 });

@@ -4,6 +4,8 @@ import { evaluateAlerts, canaryWorse, DEFAULT_ALERTS as DEFAULTS } from '../../.
 
 const DEFAULT_ALERTS = { ...DEFAULTS, min_samples: 100 };
 import { healthChecks } from '../../../src/monitor/health.js';
+import { mix32 } from '../../../src/kernel/reference.js';
+import { Arms, ARM_CANARY, ARM_INCUMBENT, type AgentTallies } from '../../../src/engine/arms.js';
 
 const names = ['A', 'B', 'STOP'];
 
@@ -53,10 +55,50 @@ describe('alerts', () => {
     expect(evaluateAlerts(m.snapshot(), DEFAULT_ALERTS).alerts.map((x) => x.type)).toContain('LATENCY_BUDGET');
   });
 
-  it('canary abort: a significantly worse canary arm, and not a noisy equal one', () => {
-    expect(canaryWorse({ n: 100, deaths: 30, violations: 0 }, { n: 900, deaths: 90, violations: 0 }, DEFAULT_ALERTS)).toMatchObject({ worse: true, metric: 'death' });
-    expect(canaryWorse({ n: 100, deaths: 12, violations: 0 }, { n: 900, deaths: 90, violations: 0 }, DEFAULT_ALERTS).worse).toBe(false);
-    expect(canaryWorse({ n: 20, deaths: 20, violations: 0 }, { n: 900, deaths: 0, violations: 0 }, DEFAULT_ALERTS).worse).toBe(false); // too few
+  /** Arms fed `n` outcomes per arm, `deaths` of them deaths, spread over `agents` agents per arm. */
+  function arms(canary: { n: number; deaths: number }, incumbent: { n: number; deaths: number }, agents = 20): Arms {
+    const a = new Arms(1000, 0.05, 10, true);
+    for (const [arm, f] of [[ARM_CANARY, canary], [ARM_INCUMBENT, incumbent]] as const) {
+      const holders = Array.from({ length: agents }, () => ({ tallies: null as AgentTallies | null }));
+      // Deaths spread evenly through the stream; each outcome an agent drawn at random (fixed seed).
+      for (let i = 0; i < f.n; i++) {
+        const dead = Math.floor(((i + 1) * f.deaths) / f.n) > Math.floor((i * f.deaths) / f.n);
+        a.served(arm, 1, i < agents, true);
+        a.outcome(arm, !dead, false, dead ? -5 : 0.05, holders[mix32(arm, i, 7) % agents]);
+      }
+    }
+    return a;
+  }
+  const WINDOW = { ...DEFAULT_ALERTS, canary_rule: 'window' as const };
+
+  it('canary abort (sequence, the default): a credibly worse canary arm, not a noisy equal one, not too few outcomes', () => {
+    expect(DEFAULTS.canary_rule).toBe('sequence');
+    const worse = canaryWorse(arms({ n: 400, deaths: 120 }, { n: 3600, deaths: 360 }), DEFAULT_ALERTS);
+    expect(worse).toMatchObject({ worse: true, metric: 'death' });
+    expect(worse.z).toBeGreaterThan(2);
+    expect(worse.detail).toMatch(/^canary arm death rate 0\.30\d+ vs incumbent arm 0\.10\d+ over 400 and 3600 outcomes since the canary started: credibly higher \(sequential test: likelihood ratio [\d.]+e\+\d+ ≥ 1\/0\.01, z [\d.]+\)$/);
+    // 12% against 10%: within the noise of 100 outcomes.
+    expect(canaryWorse(arms({ n: 100, deaths: 12 }, { n: 900, deaths: 90 }), DEFAULT_ALERTS).worse).toBe(false);
+    // Every canary outcome a death, but fewer than canary_min_samples of them.
+    expect(canaryWorse(arms({ n: 20, deaths: 20 }, { n: 900, deaths: 0 }), DEFAULT_ALERTS).worse).toBe(false);
+    expect(canaryWorse(arms({ n: 60, deaths: 60 }, { n: 900, deaths: 0 }), DEFAULT_ALERTS).worse).toBe(true);
+  });
+
+  it('canary abort (sequence): outcomes clustered in two agents are not the evidence of many', () => {
+    // 3 deaths in 300 canary outcomes against none in 3,000: the window rule's z is about 5.
+    const few = { n: 300, deaths: 3 }, none = { n: 3000, deaths: 0 };
+    expect(canaryWorse(arms(few, none), WINDOW)).toMatchObject({ worse: true, metric: 'death' });
+    expect(canaryWorse(arms(few, none), DEFAULT_ALERTS).worse).toBe(false);
+    expect(canaryWorse(arms({ n: 300, deaths: 150 }, { n: 3000, deaths: 300 }, 2), DEFAULT_ALERTS).worse).toBe(false);
+    expect(canaryWorse(arms({ n: 300, deaths: 150 }, { n: 3000, deaths: 300 }, 20), DEFAULT_ALERTS).worse).toBe(true);
+  });
+
+  it('canary abort (window): the one-sided z-test of the arms\' last outcomes, on request', () => {
+    const w = canaryWorse(arms({ n: 100, deaths: 30 }, { n: 900, deaths: 90 }), WINDOW);
+    expect(w).toMatchObject({ worse: true, metric: 'death' });
+    expect(w.detail).toMatch(/over their last 100 and 900 outcomes \(z [\d.]+ > 2\.33\)$/);
+    expect(canaryWorse(arms({ n: 100, deaths: 12 }, { n: 900, deaths: 90 }), WINDOW).worse).toBe(false);
+    expect(canaryWorse(arms({ n: 20, deaths: 20 }, { n: 900, deaths: 0 }), WINDOW).worse).toBe(false); // too few
   });
 });
 
