@@ -8,7 +8,10 @@
 //   PROMOTE_CANDIDATE once a second (step one, no token) until the gate
 //   lets it through, printing what evidence is still missing → confirm with
 //   the token, printing the evidence it passed on → wait until HEARTBEAT
-//   shows the model active in NORMAL mode, and only then say that it serves.
+//   shows the model active in NORMAL mode, and only then say that it serves
+//   → wait for the sidecar's post-promotion watch to end (it may roll the
+//   model back) → hold the model to the health bars on a window of its own
+//   decisions.
 //
 // It is kept apart from the demo's plumbing (demo.ts) on purpose: the
 // promotion gate decides what evidence a promotion needs (shadow, canary),
@@ -28,8 +31,8 @@ export interface WalkOptions {
   /** The canary step: this ratio is set before promotion is asked for (0: no canary step). */
   canaryRatio?: number;
   /**
-   * The health bars after a promotion (the walk's own check, not the
-   * sidecar's post-promotion watch, which goes on for its cycles): once the
+   * The health bars after a promotion (the walk's own check, after the
+   * sidecar's post-promotion watch has ended): once the
    * monitoring window holds only the promoted model's decisions, its served
    * survival must be above and its violation rate below these (the daily
    * checklist's bars), or the walk trains a successor in shadow and promotes
@@ -94,29 +97,31 @@ export async function walkShadowPath(o: WalkOptions): Promise<WalkResult> {
   const max = o.maxVersions ?? 3;
   for (let n = 1; ; n++) {
     const r = await walkOne(o, version, from, () => ++asks);
-    if (r !== 'bars-failed') return { ...r, asks };
+    if (r !== 'bars-failed' && r !== 'rolled-back') return { ...r, asks };
     if (n >= max) return { outcome: 'failed', version, asks, message: `${n} version(s) promoted, none passed the health bars` };
     from = version;
     version = nextVersion(version);
-    o.log(`training a successor, ${version}, from ${from}'s weights, in shadow while ${from} serves`);
+    o.log(`training a successor, ${version}, from ${from}'s weights, in shadow while ${r === 'rolled-back' ? 'the policy it was rolled back to' : from} serves`);
   }
 }
 
 /** One version along the path; `from`: a successor starts from its predecessor's weights (REGISTER_MODEL init: {from}). */
-async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed'> {
+async function walkOne(o: WalkOptions, version: string, from: string | undefined, ask: () => number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed' | 'rolled-back'> {
   const every = o.everyMs ?? 1000;
   const op = { operator_id: o.operator, ...(o.auth !== undefined ? { auth: o.auth } : {}) };
   const hb = async (): Promise<Reply> => o.send({ type: 'HEARTBEAT' });
 
   /** Polls HEARTBEAT until the model is active and the mode NORMAL; says why not meanwhile (once per reason); then the health bars. */
-  const awaitServing = async (revision?: number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed'> => {
+  const awaitServing = async (revision?: number): Promise<Omit<WalkResult, 'asks'> | 'bars-failed' | 'rolled-back'> => {
     let said = '';
     while (!o.signal.aborted) {
       const h = await hb();
       const mode = String(h.failure_status?.mode);
       if (h.active_model === version && mode === 'NORMAL') {
         o.log(`${version} (revision ${String(h.active_revision)}) is active and the mode is NORMAL: it now serves`);
-        return o.bars ? checkBars(Number(h.monitoring?.metrics?.cycles ?? 0), h.active_revision) : { outcome: 'serving', version, revision: h.active_revision ?? revision };
+        if (!o.bars) return { outcome: 'serving', version, revision: h.active_revision ?? revision };
+        const after = await awaitWatch(h);
+        return typeof after === 'number' ? checkBars(after, h.active_revision) : after;
       }
       const why = h.active_model !== version
         ? `${version} is not active (active: ${String(h.active_model ?? 'none')})`
@@ -126,6 +131,32 @@ async function walkOne(o: WalkOptions, version: string, from: string | undefined
       await sleep(every, o.signal);
     }
     return { outcome: 'stopped', version };
+  };
+
+  /**
+   * The sidecar's post-promotion watch serves a share of agents with the
+   * previous policy (the holdback arm) and may roll the promotion back. Until
+   * it ends, the served window mixes the two policies, so the health bars
+   * would judge the holdback's decisions too: wait for its end and say how it
+   * ended. Resolves to the served cycle count at its end, or a walk result
+   * (stopped; rolled back: a successor is tried, as for failed bars).
+   */
+  const awaitWatch = async (h: Reply): Promise<number | Omit<WalkResult, 'asks'> | 'rolled-back'> => {
+    if (h.watch) {
+      o.log(`the sidecar's post-promotion watch of ${version}: ${String(h.watch.cycles)} cycles with ${(Number(h.watch.holdback_ratio) * 100).toFixed(0)}% of agents held back on ${String(h.watch.previous?.version ?? 'the rules policy')}; the health bars are judged after it ends`);
+    }
+    while (h.watch) {
+      if (o.signal.aborted) return { outcome: 'stopped', version };
+      await sleep(every, o.signal);
+      h = await hb();
+      if (h.active_model !== version) {
+        const lf = h.failure_status?.last_failure;
+        o.log(`the post-promotion watch rolled ${version} back (${String(lf?.type ?? 'see LIST_INCIDENTS')}: ${String(lf?.detail ?? '')}); active: ${String(h.active_model ?? 'the rules policy')}`);
+        return 'rolled-back';
+      }
+    }
+    o.log(`the post-promotion watch of ${version} ended without a rollback`);
+    return Number(h.monitoring?.metrics?.cycles ?? 0);
   };
 
   /**
@@ -233,9 +264,10 @@ async function walkOne(o: WalkOptions, version: string, from: string | undefined
 }
 
 /**
- * The sidecar's own post-promotion watch, from HEARTBEAT's `watch`: the demo
- * stops a few seconds after a promotion, while that watch (5,000 cycles by
- * default, a holdback arm on the previous policy) is usually still running.
+ * The sidecar's own post-promotion watch, from HEARTBEAT's `watch` (5,000
+ * cycles by default, a holdback arm on the previous policy): with health
+ * bars the walk waits for it to end; without them (or stopped early) the
+ * demo may stop while it still runs.
  */
 export function watchStatus(hb: Reply): string {
   const w = hb.watch as Reply | null | undefined;
@@ -244,5 +276,5 @@ export function watchStatus(hb: Reply): string {
   return `post-promotion watch of ${String(w.promoted?.version)} (revision ${String(w.promoted?.revision)}) against ${String(w.previous?.version ?? 'the rules policy')}: ` +
     `running, ${String(w.cycles_done)} of ${String(w.cycles)} cycles, ${(Number(w.holdback_ratio) * 100).toFixed(0)}% of agents held back; ` +
     `${v ? `${v.rollback ? 'ROLLING BACK' : 'holding'}: ${String(v.reason)}` : 'no verdict yet'} ` +
-    '(it goes on while the sidecar runs: `shadowpath gate` shows it; the demo stops before it ends)';
+    '(it goes on while the sidecar runs: `shadowpath gate` shows it; the demo stopped before it ended)';
 }

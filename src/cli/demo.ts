@@ -23,11 +23,13 @@ line a second. Unless --no-promote, it walks the shadow path over TCP like an
 operator: registers M-Demo-V1, sets it as candidate (it learns in shadow while
 the rules policy serves), waits for the gate's minimum of shadow cycles, asks
 PROMOTE_CANDIDATE once a second until the gate passes, and confirms. Then it
-holds the promoted model to the health bars: when its served survival is not
-above 0.9 or its violation rate not below 0.01 (the daily checklist's bars),
-it trains a successor (M-Demo-V2, from V1's weights) in shadow and promotes
-that. At the end it prints the sidecar's post-promotion watch (HEARTBEAT
-\`watch\`), which usually is still running.
+waits for the sidecar's post-promotion watch (HEARTBEAT \`watch\`: a share of
+agents held back on the previous policy; it may roll the model back) to end,
+and holds the promoted model to the health bars on a window of its own
+decisions: when its served survival is not above 0.9 or its violation rate
+not below 0.01 (the daily checklist's bars), or the watch rolled it back, it
+trains a successor (M-Demo-V2, from V1's weights) in shadow and promotes
+that. At the end it prints the watch's state (HEARTBEAT \`watch\`).
 Unless --config sets them, the demo uses learning.lr 0.02 and
 control.gate.min_shadow_cycles 20000 (see README, "Quick start"). A failure mode is reported with its incident and the
 command that resets it. At the end it prints the health checklist; exit 0 when
@@ -94,7 +96,7 @@ export const DEMO_MIN_SHADOW_CYCLES = 20_000;
 const PACE = 'timer';
 // Measured, 12 s at 2,000 cycles/s without promotion: 7.3 s of user CPU with spin, 1.5 s with the timer.
 
-/** The daily checklist's bars, which the walk holds a promoted model to (its own check, not the sidecar's post-promotion watch). */
+/** The daily checklist's bars, which the walk holds a promoted model to once the sidecar's post-promotion watch has ended (its own check). */
 const BARS = { survival: 0.9, violations: 0.01 };
 
 /** The command that takes the sidecar out of its current failure mode, for a user to copy. */

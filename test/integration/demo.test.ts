@@ -71,10 +71,10 @@ async function judge(dir: string, r: DemoRun): Promise<{ healthy: boolean; why: 
   if (st.lockdown.active) why.push('state: lockdown');
   if (!/^M-Demo-V\d+$/.test(st.active?.version ?? '')) why.push(`state: active ${st.active?.version ?? 'none'}`);
   if (!r.stderr.includes(`${st.active?.version} passes the health bars`)) why.push('the serving model did not pass the health bars');
-  // The sidecar's own post-promotion watch is still running when the demo stops: it says so, with its figures.
-  const w = new RegExp(`^post-promotion watch of ${st.active?.version} \\(revision \\d+\\) against [^:]+: running, (\\d+) of (\\d+) cycles, \\d+% of agents held back; (holding|no verdict yet)`, 'm').exec(r.stdout);
-  if (!w) why.push('no line about the running post-promotion watch');
-  else if (!(Number(w[1]) < Number(w[2])) || !st.watch) why.push(`watch line ${w[0]} but state.watch ${JSON.stringify(st.watch)}`);
+  // The health bars are judged after the sidecar's own post-promotion watch has ended, without a rollback: said, and so in the state.
+  if (!r.stderr.includes(`the post-promotion watch of ${st.active?.version} ended without a rollback`)) why.push('no line saying the post-promotion watch ended');
+  if (r.stderr.indexOf(`the post-promotion watch of ${st.active?.version} ended`) > r.stderr.indexOf(`${st.active?.version} passes the health bars`)) why.push('the health bars were judged before the watch ended');
+  if (!/^post-promotion watch: none running/m.test(r.stdout) || st.watch) why.push(`a watch still running at the end: state.watch ${JSON.stringify(st.watch)}`);
   const v = await verifyLogFile(join(dir, 'audit', 'audit.log'));
   if (!v.ok) why.push('audit chain broken');
   const serves = r.stderr.indexOf('it now serves');

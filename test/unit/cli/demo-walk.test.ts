@@ -92,7 +92,14 @@ describe('demo walk: the health bars after a promotion', () => {
   it('a promoted model inside the bars passes the health bars', async () => {
     const { s, lines, r } = await walkWith({ survival: -1, violations: 2 }, 3);
     expect(r).toMatchObject({ outcome: 'serving', version: 'M-Walk-1', revision: 1 });
-    expect(lines.some((l) => /^M-Walk-1 passes the health bars: survival [\d.]+, violations [\d.]+ over its last \d+ outcomes$/.test(l))).toBe(true);
+    const passed = lines.findIndex((l) => /^M-Walk-1 passes the health bars: survival [\d.]+, violations [\d.]+ over its last \d+ outcomes$/.test(l));
+    expect(passed).toBeGreaterThan(0);
+    // The bars are judged on the model's own decisions: after the watch (and its holdback arm) ended.
+    const watching = lines.findIndex((l) => /^the sidecar's post-promotion watch of M-Walk-1: 5000 cycles with 10% of agents held back on the rules policy; the health bars are judged after it ends$/.test(l));
+    const ended = lines.indexOf('the post-promotion watch of M-Walk-1 ended without a rollback');
+    expect(watching).toBeGreaterThan(0);
+    expect(ended).toBeGreaterThan(watching);
+    expect(passed).toBeGreaterThan(ended);
     expect((s.heartbeat() as any).active_model).toBe('M-Walk-1');
   });
 
@@ -104,6 +111,34 @@ describe('demo walk: the health bars after a promotion', () => {
     const hb = s.heartbeat() as any;
     expect(hb.active_model).toBe('M-Walk-2');
     expect(hb.model_registry.map((m: any) => [m.version, m.status])).toEqual([['M-Walk-1', 'ROLLBACK_TARGET'], ['M-Walk-2', 'PRODUCTION']]);
+  });
+});
+
+describe('demo walk: the post-promotion watch', () => {
+  it('a model rolled back during its watch is followed by a successor, and the bars are judged on that one after its own watch', async () => {
+    const s = await open();
+    const lines: string[] = [];
+    const ac = new AbortController();
+    let done = false;
+    const walk = walkShadowPath({ send: (c) => s.handle(c) as Promise<Record<string, unknown>>, version: 'M-Walk-1', operator: 'Op-01', everyMs: 20,
+      bars: { survival: -1, violations: 2 }, maxVersions: 2, signal: ac.signal, log: (l) => lines.push(l) }).finally(() => { done = true; });
+    let rolledBack = false;
+    while (!done) {
+      await drive(s, 64);
+      // The watch's automatic rollback, as containment commits it when the promoted model is credibly worse than the holdback arm.
+      if (!rolledBack && lines.some((l) => l.startsWith("the sidecar's post-promotion watch of M-Walk-1"))) {
+        rolledBack = true;
+        expect(s.control.system({ type: 'AUTO_ROLLBACK', detail: 'credibly worse than the holdback arm (test)', incident_id: 'i-test' })).toBeTruthy();
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await walk;
+    expect(r).toMatchObject({ outcome: 'serving', version: 'M-Walk-2' });
+    expect(lines.some((l) => /^the post-promotion watch rolled M-Walk-1 back \(.*\); active: the rules policy$/.test(l))).toBe(true);
+    expect(lines).toContain("training a successor, M-Walk-2, from M-Walk-1's weights, in shadow while the policy it was rolled back to serves");
+    expect(lines.filter((l) => l.includes('passes the health bars'))).toEqual([expect.stringMatching(/^M-Walk-2 passes/)]);
+    expect(lines.indexOf('the post-promotion watch of M-Walk-2 ended without a rollback')).toBeLessThan(lines.findIndex((l) => l.startsWith('M-Walk-2 passes')));
+    expect((s.heartbeat() as any).active_model).toBe('M-Walk-2');
   });
 });
 
