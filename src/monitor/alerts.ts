@@ -21,14 +21,13 @@ export interface AlertConfig {
   intent_dominance: number;
   shadow_divergence: number;
   /**
-   * Canary auto-abort: minimum outcomes in each arm, the rule, and the
-   * one-sided z of the 'window' rule. 'sequence' (the default): the arms'
-   * confidence sequences (widened for outcomes clustered by agent) say the
-   * canary arm's death or violation rate is credibly above the incumbent's,
-   * valid however often it is checked; 'window': a one-sided two-proportion
-   * z-test on the arms' last outcomes, which, checked every 200 ms, aborts an
-   * equally good canary far more often than its z suggests (npm run
-   * experiment:gate measures both).
+   * Canary auto-abort: minimum outcomes in each arm, the rule, its error,
+   * and the one-sided z of the 'window' rule. 'sequence' (the default): a
+   * sequential test (msprt below) on the arms' outcomes since the canary
+   * began, valid however often it is checked; 'window': a one-sided
+   * two-proportion z-test on the arms' last outcomes, which, checked every
+   * 200 ms, aborts an equally good canary far more often than its z suggests
+   * (npm run experiment:gate measures both).
    */
   canary_min_samples: number;
   canary_rule: 'sequence' | 'window';
@@ -100,11 +99,11 @@ export interface CanaryVerdict { worse: boolean; metric?: 'death' | 'violation';
 /**
  * Canary auto-abort test: is the canary arm's death (or violation) rate
  * higher than the incumbent's? Both arms need `canary_min_samples` outcomes.
- * 'sequence': the lower bound of (canary rate − incumbent rate), from the
- * arms' confidence sequences, is above 0 (a false abort of an equally good
- * canary has probability at most about alpha per metric over the whole
- * canary, however often this is checked). 'window': one-sided two-proportion
- * z-test with a pooled variance on the arms' windows, above `canary_z`.
+ * 'sequence': the mixture sequential probability ratio test below rejects
+ * equal rates at `canary_alpha` (a false abort of an equally good canary has
+ * probability at most about alpha per metric over the whole canary, however
+ * often this is checked). 'window': one-sided two-proportion z-test with a
+ * pooled variance on the arms' windows, above `canary_z`.
  */
 export function canaryWorse(arms: ArmEvidence, c: AlertConfig): CanaryVerdict {
   const canary = arms.rates(ARM_CANARY), incumbent = arms.rates(ARM_INCUMBENT);
@@ -148,7 +147,8 @@ export function canaryWorse(arms: ArmEvidence, c: AlertConfig): CanaryVerdict {
  *
  * Rejected (the canary is worse) when θ̂ > 0 and Λ ≥ 1/α. Under equal rates
  * Λ is a martingale in the normal approximation, so P(ever rejected) ≤ α
- * however often it is checked. Needs a death (or violation) in either arm.
+ * (approximately: the variance is estimated) however often it is checked;
+ * `npm run experiment:gate` measures it. Needs a death (or violation) in either arm.
  */
 export function msprt(canary: Bound, incumbent: Bound, alpha: number): { reject: boolean; ratio: number; z: number; canary: number; incumbent: number } | null {
   if (canary.mean === null || incumbent.mean === null || canary.n === 0 || incumbent.n === 0) return null;
