@@ -116,4 +116,17 @@ describe('health checklist', () => {
     expect(healthChecks(hb({ latency_us: { p99: 60_000 } })).checks[4].verdict).toBe('FAIL');
     expect(healthChecks(hb({ survival_rate: 0.8 })).ok).toBe(false);
   });
+
+  it('during a post-promotion watch: the verdict on the served window, the figure also the promoted model\'s own', () => {
+    const during = {
+      ...hb({ violation_rate: 0.011 }),
+      watch: { promoted: { version: 'V1', revision: 2 }, previous: null, holdback_ratio: 0.1 },
+      online_ml_metrics: { quarantine_by_reason: {}, canary_arms: { incumbent: { outcomes: 900, survival_rate: 0.99, violation_rate: 0.004 } } },
+    };
+    const r = healthChecks(during, 'V1');
+    expect(r.checks[1]).toEqual({ name: 'Violation rate < 0.01', verdict: 'FAIL',
+      figure: '0.0110 over the last 1000 outcomes, during the post-promotion watch (10% of agents held back on the rules policy); V1 alone: 0.0040 over its last 900 outcomes' });
+    expect(r.checks[0].figure).toBe('0.950 over the last 1000 outcomes, during the post-promotion watch (10% of agents held back on the rules policy); V1 alone: 0.990 over its last 900 outcomes');
+    expect(healthChecks(hb(), 'V1').checks[0].figure).toBe('0.950 over the last 1000 outcomes');
+  });
 });
