@@ -20,13 +20,13 @@ export interface AbortSimOptions {
   lookEvery: number;
   canaryRatio: number;
   agents: number;
-  /** Each agent's rates are the policy's plus a fixed offset uniform in [-spread, spread] × the rate (clamped to [0, 1]). */
+  /** Each agent's rates are the policy's × (1 + u × spread), u drawn once per agent uniform in [−1, 1] (clamped to [0, 1]). */
   spread: number;
   incumbentDeath: number;
   candidateDeath: number;
   incumbentViolation: number;
   candidateViolation: number;
-  /** 'window': the rule before (a one-sided z-test on the arms' last 1,000 outcomes, at every look); 'sequence': the arms' confidence sequences. */
+  /** 'window': the rule before (a one-sided z-test on the arms' last 1,000 outcomes, at every look); 'sequence': the mixture sequential probability ratio test (alerts.ts). */
   rule: AlertConfig['canary_rule'];
 }
 
