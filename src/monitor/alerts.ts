@@ -154,8 +154,7 @@ export function msprt(canary: Bound, incumbent: Bound, alpha: number): { reject:
   if (canary.mean === null || incumbent.mean === null || canary.n === 0 || incumbent.n === 0) return null;
   const pooled = (canary.mean * canary.n + incumbent.mean * incumbent.n) / (canary.n + incumbent.n);
   if (!(pooled > 0 && pooled < 1)) return null;
-  const fc = Number.isFinite(canary.inflation ?? 1) ? (canary.inflation ?? 1) : Infinity;
-  const fi = Number.isFinite(incumbent.inflation ?? 1) ? (incumbent.inflation ?? 1) : Infinity;
+  const fc = canary.inflation ?? 1, fi = incumbent.inflation ?? 1;
   if (!Number.isFinite(fc) || !Number.isFinite(fi)) return null; // one agent in an arm: no evidence about the policy
   const v = pooled * (1 - pooled);
   const s2 = v * ((fc * fc) / canary.n + (fi * fi) / incumbent.n);

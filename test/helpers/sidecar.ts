@@ -1,4 +1,6 @@
+import { afterEach } from 'vitest';
 import { Sidecar, type SidecarOptions } from '../../src/sidecar.js';
+import { tmpDir } from './tmp.js';
 import type { CycleReply, ErrorReply } from '../../src/engine/types.js';
 
 /**
@@ -61,4 +63,24 @@ export async function drive(s: Sidecar, n: number, agents = 8): Promise<CycleRep
   }
   if (out.length !== n) throw new Error(`drive(): ${out.length} replies for ${n} cycles`);
   return out;
+}
+
+/**
+ * Sidecars and data directories for one test file, closed and removed after
+ * each test (in reverse order); `defer` adds any other cleanup (a child
+ * process to kill). Call once at the top of a file.
+ */
+export function sidecarScope(): {
+  open: (dataDir: string, config?: SidecarOptions['config']) => Promise<Sidecar>;
+  dir: () => string;
+  defer: (fn: () => Promise<void> | void) => void;
+} {
+  let cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => { const cs = cleanups.reverse(); cleanups = []; for (const c of cs) await c(); });
+  const defer = (fn: () => Promise<void> | void) => { cleanups.push(fn); };
+  return {
+    open: async (dataDir, config) => { const s = await openSidecar(dataDir, { config }); defer(() => s.close()); return s; },
+    dir: () => { const t = tmpDir(); defer(t.cleanup); return t.dir; },
+    defer,
+  };
 }

@@ -1,33 +1,21 @@
 // Models that travel: GET_MODEL's layout, EXPORT_MODEL → REGISTER_MODEL in
 // another data directory (bit-identical decisions), refusal of another
 // layout, and the CLI's `model export` / `model register`.
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tmpDir } from '../helpers/tmp.js';
-import { openSidecar, confirmed, drive } from '../helpers/sidecar.js';
+import { sidecarScope, confirmed, drive } from '../helpers/sidecar.js';
 import { DEFAULT_SCHEMA } from '../../src/engine/state-schema.js';
 import { DEFAULT_INTENTS } from '../../src/engine/intents.js';
-import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
+import type { Sidecar } from '../../src/sidecar.js';
 
-let cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
+const { open, dir, defer } = sidecarScope();
 const OP = 'Op-01';
 type R = Record<string, any>;
 
-async function open(dir: string, config?: SidecarOptions['config']): Promise<Sidecar> {
-  const s = await openSidecar(dir, { config });
-  cleanups.push(() => s.close());
-  return s;
-}
-function dir(): string {
-  const t = tmpDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
 
 /** The same cycles, with outcomes, for two sidecars. */
 async function sequence(s: Sidecar): Promise<R[]> {
@@ -119,7 +107,7 @@ describe('shadowpath model export / register', () => {
     const d = dir();
     const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
     const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', join(d, 'data'), '--tcp-port', '0', '--http-port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    cleanups.push(() => { srv.kill('SIGKILL'); });
+    defer(() => { srv.kill('SIGKILL'); });
     const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number };
     const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [MAIN, ...args, '--tcp-port', String(info.tcp_port)], { timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>

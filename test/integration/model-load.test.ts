@@ -4,37 +4,25 @@
 // agree). A system transition whose load fails is reported (MODEL_LOAD_FAILURE,
 // SAFE_MODE, an incident) and does not serve a model the state does not name.
 // A restart under a changed schema does not load models of the old layout.
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, execFile } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { tmpDir } from '../helpers/tmp.js';
-import { openSidecar, confirmed, drive } from '../helpers/sidecar.js';
+import { sidecarScope, confirmed, drive } from '../helpers/sidecar.js';
 import { DEFAULT_SCHEMA } from '../../src/engine/state-schema.js';
 import { loadState } from '../../src/store/control-state.js';
 import { Registry } from '../../src/store/registry.js';
 import { initBody } from '../../src/kernel/model.js';
 import { ARCH_LINEAR, ACT_RELU, type ModelShape } from '../../src/kernel/layout.js';
-import type { Sidecar, SidecarOptions } from '../../src/sidecar.js';
+import type { Sidecar } from '../../src/sidecar.js';
 
-let cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => { for (const c of cleanups.reverse()) await c(); cleanups = []; });
+const { open, dir, defer } = sidecarScope();
 const OP = 'Op-01';
 type R = Record<string, any>;
 const NO_WATCH = { control: { watch: { cycles: 0 } } };
 
-async function open(d: string, config?: SidecarOptions['config']): Promise<Sidecar> {
-  const s = await openSidecar(d, { config });
-  cleanups.push(() => s.close());
-  return s;
-}
-function dir(): string {
-  const t = tmpDir();
-  cleanups.push(t.cleanup);
-  return t.dir;
-}
 const cmd = (s: Sidecar, c: R) => s.handle({ operator_id: OP, ...c }) as Promise<R>;
 /** Flips bytes in the middle of a model file: it no longer decodes, or its SHA-256 no longer matches. */
 function damage(d: string, file: string): void {
@@ -216,7 +204,7 @@ describe('shadowpath serve restarted under a swapped schema (real processes)', (
   const MAIN = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
   async function serve(d: string, cfg: string) {
     const srv = spawn(process.execPath, [MAIN, 'serve', '--data-dir', d, '--tcp-port', '0', '--http-port', '0', '--config', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
-    cleanups.push(() => { srv.kill('SIGKILL'); });
+    defer(() => { srv.kill('SIGKILL'); });
     const info = JSON.parse(await new Promise<string>((r) => createInterface({ input: srv.stdout! }).once('line', r))) as { tcp_port: number };
     const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, [MAIN, ...args, ...(args[0] === 'cmd' ? ['--operator', OP] : []), '--tcp-port', String(info.tcp_port)], { timeout: 30_000 }, (err, stdout, stderr) =>
