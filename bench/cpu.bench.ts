@@ -10,8 +10,10 @@
 //
 // Each load is measured on shadowpath and on its echo back to back, so a
 // noisy neighbour on this shared machine hits both the same way as far as
-// possible. A full run repeats the pair 5 times (an odd number, so one pair
-// is the median) and reports the pair with the median ratio, and next to it
+// possible, and who goes first alternates from pair to pair. A full run
+// warms each side up for 4 s per load, repeats the pair 7 times (an odd
+// number, so one pair is the median) and reports the pair with the median
+// ratio, and next to it
 // the worst pair (the highest ratio): single pairs of the noisier loads
 // cross 1.5 now and then, and a median alone would hide how often.
 //
@@ -109,9 +111,17 @@ export async function installModels(port: number): Promise<void> {
 }
 
 /** Pairs per load in a full run: odd, so the median is one measured pair. */
-export const FULL_REPS = 5;
+export const FULL_REPS = 7;
 /** Seconds per measured run in a full run (each pair is two runs, plus a warm-up of each per load). */
 export const FULL_SECONDS = 4;
+/**
+ * Seconds of warm-up of each side per load in a full run. With 2 s the
+ * server's CPU per cycle still fell from pair to pair (HTTP, 2026-11-26
+ * 22:04 UTC: 45.8, 40.8, 41.7, 37.5, 39.2 µs while the echo held at
+ * 28–32): the server has far more code for the JIT to tier up than an echo,
+ * and a sidecar runs warm. docs/CPU.md.
+ */
+export const FULL_WARMUP_SECONDS = 4;
 
 export interface CpuBench {
   seconds: number;
@@ -172,12 +182,17 @@ export async function cpuBench(opts: BenchOptions & { reps?: number; only?: stri
       const echoTransport: Transport = c.transport === 'binary' ? 'tcp' : c.transport;
       const echoChild = c.transport === 'http' ? httpEcho : tcpEcho;
       // Warm-up at the measured rate: JIT tiers, connection pools, the first GCs.
-      await measure(c.key, 'warm-up', pidOf(target), c.transport, ours[c.transport], c.rate, c.connections, opts.quick ? 1 : 2);
-      await measure(c.key, 'warm-up', pidOf(echoChild), echoTransport, floor[c.transport], c.rate, c.connections, opts.quick ? 1 : 2);
+      const warm = opts.quick ? 1 : FULL_WARMUP_SECONDS;
+      await measure(c.key, 'warm-up', pidOf(target), c.transport, ours[c.transport], c.rate, c.connections, warm);
+      await measure(c.key, 'warm-up', pidOf(echoChild), echoTransport, floor[c.transport], c.rate, c.connections, warm);
       const pairs: Array<{ a: CpuRow; b: CpuRow; ratio: number }> = [];
       for (let r = 0; r < reps; r++) {
-        const a = await measure(c.key, label, pidOf(target), c.transport, ours[c.transport], c.rate, c.connections, seconds);
-        const b = await measure(c.key, `bare ${echoTransport} echo`, pidOf(echoChild), echoTransport, floor[c.transport], c.rate, c.connections, seconds);
+        // Who goes first alternates (ABBA...): a drift over the pairs (the
+        // machine, a JIT still settling) then favours neither side.
+        const ours1 = () => measure(c.key, label, pidOf(target), c.transport, ours[c.transport], c.rate, c.connections, seconds);
+        const echo1 = () => measure(c.key, `bare ${echoTransport} echo`, pidOf(echoChild), echoTransport, floor[c.transport], c.rate, c.connections, seconds);
+        let a: CpuRow, b: CpuRow;
+        if (r % 2 === 0) { a = await ours1(); b = await echo1(); } else { b = await echo1(); a = await ours1(); }
         rows.push(a, b);
         pairs.push({ a, b, ratio: Math.round((a.cpu_us_per_cycle / Math.max(0.1, b.cpu_us_per_cycle)) * 100) / 100 });
       }

@@ -274,8 +274,11 @@ export class Engine {
   private schedule(): void {
     if (this.pumpScheduled || this.inFlight) return;
     this.pumpScheduled = true;
-    queueMicrotask(() => { this.pumpScheduled = false; this.pump(); });
+    queueMicrotask(this.pumpTask);
   }
+
+  /** The microtask that forms the next batch (one closure for the engine's life, not one per batch). */
+  private readonly pumpTask = (): void => { this.pumpScheduled = false; this.pump(); };
 
   private pump(): void {
     if (this.inFlight) return;
@@ -356,6 +359,10 @@ export class Engine {
       queueMicrotask(() => this.complete(rows, { ok: false, failure, error: 'replayed kernel failure', micros: 0 }, 0, hasProd, hasCand));
       return;
     }
+    // A small batch runs here and is settled in this same turn (no promise,
+    // no microtask: docs/CPU.md); any other goes to a worker.
+    const here = this.pool.runHere(task);
+    if (here) { this.complete(rows, here, nExp, hasProd, hasCand); return; }
     void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
   }
 

@@ -77,8 +77,8 @@ interface Lane {
   abort: AbortController;
   /** Settles the batch in flight on this lane when its serve task ends early. */
   onDeath: ((failure: BatchFailure, error: string) => void) | null;
-  /** The batch in flight, for stealing. */
-  inflight: { seq: number; task: BatchTask; postedAt: number; steal: () => void } | null;
+  /** The batch in flight, for stealing and its time budget. */
+  inflight: { seq: number; task: BatchTask; postedAt: number; steal: () => void; overrun: () => void } | null;
 }
 
 export class KernelPool {
@@ -147,33 +147,47 @@ export class KernelPool {
     while (this.lanes.some((l) => l.state === 'booting')) await new Promise<void>((r) => this.readyWaiters.push(r));
   }
 
-  /** Runs one batch; never rejects. One batch per worker at a time. */
-  async run(task: BatchTask): Promise<BatchOutcome> {
+  /**
+   * Runs the batch here, at once, when it is small and cheap enough for the
+   * calling thread (docs/CPU.md) or when there are no workers; null when it
+   * should go to a worker (then call run()). Synchronous: the engine settles
+   * an inline batch in the same turn, without a promise or a microtask hop.
+   */
+  runHere(task: BatchTask): BatchOutcome | null {
     if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
+    const t0 = performance.now();
+    // A batch that carries a test fault goes to a worker, which alone acts on
+    // it (a hang must be in a thread the pool can terminate).
+    if (this.piscina) {
+      if (this.inlineMaxBusy < 1 && t0 - this.eluAt >= 10) {
+        const now = perf.eventLoopUtilization();
+        this.loopBusy = perf.eventLoopUtilization(now, this.elu).utilization > this.inlineMaxBusy;
+        this.elu = now;
+        this.eluAt = t0;
+      }
+      const units = task.n + task.m;
+      const small = !this.costUnknown && !this.loopBusy && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
+        && !(task.fault !== undefined && this.opts.allowFaultInjection);
+      if (!small) return null;
+      this.stats.inline++;
+    }
+    this.stats.batches++;
+    try {
+      const result = runBatch(this.kernel.exports, task);
+      const micros = (performance.now() - t0) * 1000;
+      this.learnCost(micros * 1000, task.n + task.m);
+      return { ok: true, result, micros };
+    } catch (e) {
+      return { ok: false, failure: 'WORKER_CRASH', error: `kernel trap: ${(e as Error).message}`, micros: (performance.now() - t0) * 1000 };
+    }
+  }
+
+  /** Runs one batch, here (runHere) or on a worker; never rejects. One batch per worker at a time. */
+  async run(task: BatchTask): Promise<BatchOutcome> {
+    const here = this.runHere(task);
+    if (here) return here;
     this.stats.batches++;
     const t0 = performance.now();
-    // A small, cheap batch runs here (docs/CPU.md), unless it carries a test
-    // fault, which only a worker acts on (a hang must be a thread the pool can kill).
-    const units = task.n + task.m;
-    if (this.inlineMaxBusy < 1 && t0 - this.eluAt >= 10) {
-      const now = perf.eventLoopUtilization();
-      this.loopBusy = perf.eventLoopUtilization(now, this.elu).utilization > this.inlineMaxBusy;
-      this.elu = now;
-      this.eluAt = t0;
-    }
-    const small = !this.costUnknown && !this.loopBusy && task.n <= this.inlineMaxRows && units * this.unitNs <= this.inlineBudgetNs
-      && !(task.fault !== undefined && this.opts.allowFaultInjection);
-    if (!this.piscina || small) {
-      if (this.piscina) this.stats.inline++;
-      try {
-        const result = runBatch(this.kernel.exports, task);
-        const micros = (performance.now() - t0) * 1000;
-        this.learnCost(micros * 1000, units);
-        return { ok: true, result, micros };
-      } catch (e) {
-        return { ok: false, failure: 'WORKER_CRASH', error: `kernel trap: ${(e as Error).message}`, micros: (performance.now() - t0) * 1000 };
-      }
-    }
     let lane = this.lanes.find((l) => l.state === 'ready');
     while (!lane) {
       await new Promise<void>((r) => this.readyWaiters.push(r));
@@ -247,34 +261,46 @@ export class KernelPool {
         Atomics.store(c, CH_DONE, seq);
         done();
       };
-      const stealUs = this.opts.stealAfterUs ?? 250;
-      if (stealUs > 0) {
-        lane.inflight = { seq, task, postedAt: t0, steal };
-        this.armStealTimer();
-      }
-      const w = Atomics.waitAsync(c, CH_DONE, seq - 1, this.opts.batchTimeoutMs);
-      if (!w.async) { done(); return; }
-      void w.value.then((r) => {
-        if (settled) return;
-        if (r === 'ok' || Atomics.load(c, CH_DONE) === seq) { done(); return; }
+      // The time budget is kept by the pool's 1 ms interval (armStealTimer),
+      // not by a timeout on the wait: a timed Atomics.waitAsync costs every
+      // hand-over a delayed task on the main thread (an eventfd write and a
+      // futex round: docs/CPU.md), though a budget is almost never exceeded.
+      const overrun = () => {
+        if (settled || Atomics.load(c, CH_DONE) === seq) return;
         this.stats.timeouts++;
         fail('INFERENCE_TIMEOUT', `batch exceeded ${this.opts.batchTimeoutMs} ms`);
         lane.state = 'dead';
         lane.abort.abort(); // Piscina terminates the worker; the lane restarts when its task ends
-      });
+        Atomics.notify(c, CH_DONE); // releases the wait below (its promise would otherwise never settle)
+      };
+      lane.inflight = { seq, task, postedAt: t0, steal, overrun };
+      this.armStealTimer();
+      const w = Atomics.waitAsync(c, CH_DONE, seq - 1);
+      if (!w.async) { done(); return; }
+      void w.value.then(() => { if (!settled && Atomics.load(c, CH_DONE) === seq) done(); });
     });
   }
 
   /**
    * At low load no cycle arrives to poke the pool, so a 1 ms interval does
-   * (the finest a Node timer goes). It stops itself after 100 idle ticks, so
-   * an idle sidecar does not wake up a thousand times a second.
+   * (the finest a Node timer goes): it steals a batch its worker left
+   * unclaimed and fails one past its time budget. It stops itself after 100
+   * idle ticks, so an idle sidecar does not wake up a thousand times a second.
    */
   private armStealTimer(): void {
     this.idleTicks = 0;
     if (this.stealTimer) return;
     this.stealTimer = setInterval(() => {
-      if (this.lanes.some((l) => l.inflight)) { this.idleTicks = 0; this.poke(); return; }
+      if (this.lanes.some((l) => l.inflight)) {
+        this.idleTicks = 0;
+        this.poke();
+        const now = performance.now();
+        for (const l of this.lanes) {
+          const f = l.inflight;
+          if (f && now - f.postedAt >= this.opts.batchTimeoutMs) f.overrun();
+        }
+        return;
+      }
       if (++this.idleTicks >= 100) { clearInterval(this.stealTimer); this.stealTimer = undefined; }
     }, 1);
     this.stealTimer.unref();

@@ -105,8 +105,19 @@ export class HttpGuard {
     this.names = servedNames(o);
   }
 
+  /**
+   * The last Host header value that passed, as received: a client sends the
+   * same one on every request, so the parse runs once per new value, not per
+   * request (docs/CPU.md).
+   */
+  private hostPassed: string | undefined;
+
   /** Null when the request may go on; otherwise why not (and it is counted). */
   check(method: string | undefined, headers: IncomingHttpHeaders): Refusal | null {
+    // The common request of an agent: a Host that passed before, no Origin,
+    // no Sec-Fetch-Site, and exactly `application/json` or no body.
+    if (headers.host === this.hostPassed && headers.host !== undefined && headers.origin === undefined && headers['sec-fetch-site'] === undefined
+      && (method !== 'POST' || headers['content-type'] === 'application/json')) return null;
     const r = this.why(method, headers);
     if (r) this.refused[r.code]++;
     return r;
@@ -130,6 +141,8 @@ export class HttpGuard {
         return { code: 'E_HOST', message: `Host ${JSON.stringify(headers.host.slice(0, 100))} is not served: use a loopback name, the listen address, or start the server with --allowed-host NAME` };
       }
     }
+    // Only a Host that passed is remembered (none, for HTTP/1.0, never is).
+    if (headers.host !== undefined) this.hostPassed = headers.host;
     const origin = headers.origin;
     if (origin !== undefined && !this.ownOrigin(origin)) {
       return { code: 'E_ORIGIN', message: `requests from the web origin ${JSON.stringify(origin.slice(0, 100))} are refused` };

@@ -121,9 +121,12 @@ export class HttpServer {
         if (!d.ok) return this.fail(res, accept, d.code, d.message);
         const v = d.value as Record<string, unknown> | null;
         if (typeof v === 'object' && v !== null && typeof v.type === 'string') return this.fail(res, accept, 'E_UNKNOWN_MESSAGE', 'a command goes to POST /v1/command');
-        this.routes.cycle(v, this.conn(req.socket))
-          .then((r) => this.send(res, accept, statusCode(r as Record<string, unknown>), r))
-          .catch((e: unknown) => { if (!res.headersSent) this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e)); });
+        // One reaction for both outcomes (a .then and a .catch would be two
+        // promises per request); a throw in send is caught here too.
+        const failed = (e: unknown) => { if (!res.headersSent) this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e)); };
+        this.routes.cycle(v, this.conn(req.socket)).then((r) => {
+          try { this.send(res, accept, statusCode(r as Record<string, unknown>), r); } catch (e) { failed(e); }
+        }, failed);
       } catch (e) {
         this.fail(res, accept, 'E_INTERNAL', (e as Error)?.message ?? String(e));
       }
@@ -132,7 +135,8 @@ export class HttpServer {
 
   /** The body as its content type says: MessagePack, or JSON (the guard refused any other). */
   private parse(req: http.IncomingMessage, body: Buffer): ReturnType<typeof parseJsonRequest> {
-    const msgpack = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
+    const type = req.headers['content-type'];
+    const msgpack = type !== 'application/json' && (type ?? '').split(';')[0].trim().toLowerCase() === 'application/msgpack';
     return msgpack ? parseMsgpackRequest(body, this.opts) : parseJsonRequest(body.toString('utf8'), this.opts);
   }
 

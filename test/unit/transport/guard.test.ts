@@ -79,6 +79,30 @@ describe('content type of a POST', () => {
   });
 });
 
+describe('the remembered Host (the per-request fast path)', () => {
+  it('a Host that passed once skips only its own parse: every other check still runs on every request', () => {
+    const g = guard();
+    expect(g.check('POST', JSON_POST)).toBeNull();
+    // The same Host again, with what a page would add: each is still refused.
+    expect(g.check('POST', { ...JSON_POST, origin: 'http://evil.example' })?.code).toBe('E_ORIGIN');
+    expect(g.check('POST', { ...JSON_POST, 'sec-fetch-site': 'cross-site' })?.code).toBe('E_ORIGIN');
+    expect(g.check('POST', { ...JSON_POST, 'content-type': 'text/plain' })?.code).toBe('E_UNSUPPORTED_MEDIA_TYPE');
+    expect(g.check('POST', { host: JSON_POST.host })?.code).toBe('E_UNSUPPORTED_MEDIA_TYPE');
+    // A rebinding page's name after a good request is refused, and does not replace the remembered one.
+    expect(g.check('POST', { ...JSON_POST, host: 'evil.example:8080' })?.code).toBe('E_HOST');
+    expect(g.check('POST', { ...JSON_POST, host: 'evil.example:8080' })?.code).toBe('E_HOST');
+    expect(g.check('POST', JSON_POST)).toBeNull();
+    expect(g.check('GET', { host: JSON_POST.host })).toBeNull();
+    expect(g.refused).toEqual({ E_HOST: 2, E_ORIGIN: 2, E_UNSUPPORTED_MEDIA_TYPE: 2 });
+  });
+
+  it('a refused Host is never remembered, even after a refusal for another reason', () => {
+    const g = guard();
+    expect(g.check('POST', { host: 'evil.example', 'content-type': 'text/plain' })?.code).toBe('E_HOST');
+    expect(g.check('POST', { host: 'evil.example', 'content-type': 'application/json' })?.code).toBe('E_HOST');
+  });
+});
+
 describe('start-up exposure', () => {
   const refused = (i: Parameters<typeof checkExposure>[0]) => {
     try { checkExposure(i); return null; } catch (e) { expect(isSidecarError(e, 'E_CONFIG')).toBe(true); return (e as Error).message; }
