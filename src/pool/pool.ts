@@ -91,6 +91,7 @@ export class KernelPool {
   private readonly lanes: Lane[] = [];
   private readyWaiters: Array<() => void> = [];
   private stealTimer: NodeJS.Timeout | undefined;
+  private idleTicks = 0;
   private closed = false;
   /** Called when a worker ended (crash, overrun) and a replacement is starting; for the log. */
   onReplace: ((i: { lane: number; reason: string; restarts: number }) => void) | null = null;
@@ -283,16 +284,15 @@ export class KernelPool {
   /**
    * At low load no cycle arrives to poke the pool, so a 1 ms interval does
    * (the finest a Node timer goes): it steals a batch its worker left
-   * unclaimed and fails one past its time budget. It stops at its first
-   * tick with nothing in flight and is armed again by the next hand-over:
-   * arming costs a timer, while each tick wakes the event loop (at 3,000
-   * HTTP cycles/s a hand-over now and then kept it ticking a thousand times a
-   * second for 100 ms after each: docs/CPU.md).
+   * unclaimed and fails one past its time budget. It stops itself after 100
+   * idle ticks, so an idle sidecar does not wake up a thousand times a second.
    */
   private armStealTimer(): void {
+    this.idleTicks = 0;
     if (this.stealTimer) return;
     this.stealTimer = setInterval(() => {
       if (this.lanes.some((l) => l.inflight)) {
+        this.idleTicks = 0;
         this.poke();
         const now = performance.now();
         for (const l of this.lanes) {
@@ -301,8 +301,7 @@ export class KernelPool {
         }
         return;
       }
-      clearInterval(this.stealTimer);
-      this.stealTimer = undefined;
+      if (++this.idleTicks >= 100) { clearInterval(this.stealTimer); this.stealTimer = undefined; }
     }, 1);
     this.stealTimer.unref();
   }
