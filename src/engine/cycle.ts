@@ -363,7 +363,7 @@ export class Engine {
     // no microtask: docs/CPU.md); any other goes to a worker.
     const here = this.pool.runHere(task);
     if (here) { this.complete(rows, here, nExp, hasProd, hasCand); return; }
-    void this.pool.run(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
+    void this.pool.runOnWorker(task).then((outcome) => this.complete(rows, outcome, nExp, hasProd, hasCand));
   }
 
   private complete(rows: Pending[], outcome: BatchOutcome, nExp: number, hasProd: boolean, hasCand: boolean): void {

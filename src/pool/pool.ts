@@ -183,9 +183,23 @@ export class KernelPool {
   }
 
   /** Runs one batch, here (runHere) or on a worker; never rejects. One batch per worker at a time. */
-  async run(task: BatchTask): Promise<BatchOutcome> {
-    const here = this.runHere(task);
-    if (here) return here;
+  run(task: BatchTask): Promise<BatchOutcome> {
+    try {
+      const here = this.runHere(task);
+      return here ? Promise.resolve(here) : this.runOnWorker(task);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Runs one batch on a worker, for a caller that runHere() just declined
+   * (the inline rule is not asked twice); never rejects once the pool is
+   * open. Needs workers.
+   */
+  async runOnWorker(task: BatchTask): Promise<BatchOutcome> {
+    if (this.closed) throw new SidecarError('E_POOL_CLOSED', 'the kernel pool is closed');
+    if (!this.piscina) throw new Error('runOnWorker needs workers (threads > 0): call run()');
     this.stats.batches++;
     const t0 = performance.now();
     let lane = this.lanes.find((l) => l.state === 'ready');
